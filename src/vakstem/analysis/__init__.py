@@ -1,0 +1,1 @@
+"""Analysis: scoring, reliability, the lavaan-syntax model engine, multilevel models, reports."""

@@ -1,0 +1,21 @@
+"""The `vakstem` command. Each area's commands live in `vakstem.commands.<area>`; this module
+only registers them, so adding a command group is one new module and one line here."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="vakstem",
+    help="Vakstem: survey research among professionals.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Results back to respondents and organisations, with small-group suppression."""

@@ -1,0 +1,1 @@
+"""The questionnaire: its format (schema), expression language, loaders and validation."""

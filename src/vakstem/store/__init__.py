@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy tables, migrations and queries on SQLite (default) and PostgreSQL."""

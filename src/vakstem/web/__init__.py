@@ -1,0 +1,1 @@
+"""The web layer: respondent pages, JSON API and console. Nothing below web/ imports it."""
