@@ -1,0 +1,1 @@
+"""The domain services the web layer, CLI and simulator call: one place for each rule."""
