@@ -24,6 +24,18 @@ class Settings(BaseSettings):
     #: Largest request body accepted, in bytes.
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     default_language: str = "nl"
+    #: Researcher console: a session ends after this much inactivity, and at the latest after
+    #: `session_max_hours`; an account locks for `login_lockout_minutes` after
+    #: `login_max_failures` failed logins in a row.
+    session_idle_minutes: int = Field(default=60, gt=0)
+    session_max_hours: int = Field(default=12, gt=0)
+    login_max_failures: int = Field(default=5, gt=0)
+    login_lockout_minutes: int = Field(default=15, gt=0)
+    password_reset_hours: int = Field(default=24, gt=0)
+    #: Owners (and administrators) must set up two-factor authentication (TOTP) before use.
+    require_totp_for_owners: bool = False
+    #: Largest questionnaire file accepted by the console's upload, in bytes.
+    max_upload_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
 
     def resolved_database_url(self) -> str:
         if self.database_url:
