@@ -1,0 +1,149 @@
+"""Opening the database: one engine per process, migrated to the newest schema on open.
+
+SQLite is the embedded default (a file under the data folder), PostgreSQL (through psycopg 3)
+serves several web processes. `open_database` is the only way in, so every process that touches
+the data has the same connection settings and an up-to-date schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import ArgumentError
+
+#: Milliseconds a SQLite connection waits for another writer before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Execution option that makes a SQLite transaction start with BEGIN IMMEDIATE.
+WRITE_LOCK = "vakstem_write_lock"
+#: Any constant: PostgreSQL advisory lock key that serialises migrations of parallel starts.
+_MIGRATION_LOCK_KEY = 7_061_726_513
+
+
+class DatabaseError(Exception):
+    """The database URL is unusable (wrong scheme, unreachable server, unwritable folder)."""
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    location = resources.files("vakstem.store") / "migrations"
+    config.set_main_option("script_location", str(location))
+    return config
+
+
+def _sqlite_path(url: sa.URL) -> Path | None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (the sqlite3 module's own implicit
+        # transactions start too late and cannot take the write lock up front).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: in WAL mode, NORMAL may lose the last committed transactions on power loss or an
+        # OS crash. A page the respondent saw acknowledged must survive that, so every commit
+        # waits for fsync of the WAL.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # IMMEDIATE takes the write lock at BEGIN, so two submits of one response queue up
+        # (waiting up to busy_timeout) instead of one failing with "database is locked" when it
+        # tries to upgrade a read lock after the other has written.
+        if connection.get_execution_options().get(WRITE_LOCK):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+
+def create_database_engine(url: str) -> Engine:
+    """An engine for `url` with Vakstem's connection settings, without migrating."""
+    try:
+        parsed = sa.make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseError(f"not a database URL: {url!r}") from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        path = _sqlite_path(parsed)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(f"cannot create the folder for {path}: {exc}") from exc
+        engine = sa.create_engine(parsed)
+        _configure_sqlite(engine)
+        return engine
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "psycopg":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    raise DatabaseError(
+        f"unsupported database {backend!r}: use sqlite:///path or postgresql+psycopg://..."
+    )
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the database's write lock on SQLite from its first statement.
+
+    On PostgreSQL rows are locked individually (SELECT ... FOR UPDATE) by the caller instead.
+    """
+    with engine.connect().execution_options(**{WRITE_LOCK: True}) as conn, conn.begin():
+        yield conn
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration (idempotent; safe when processes start at once)."""
+    config = _alembic_config()
+    with write_transaction(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The migration revision the database is at (None for an empty database)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def open_database(url: str) -> Engine:
+    """Open (creating if needed) the database at `url` and migrate it to the newest schema."""
+    engine = create_database_engine(url)
+    try:
+        migrate(engine)
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise DatabaseError(f"cannot open the database {_safe(url)}: {reason}") from exc
+    return engine
+
+
+def _safe(url: str) -> str:
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(invalid URL)"

@@ -1,0 +1,104 @@
+"""The migrations build the whole schema on an empty database, on SQLite and PostgreSQL, and
+what they build matches the table definitions the code uses."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from vakstem.store import DatabaseError, open_database
+from vakstem.store.engine import head_revision, schema_revision
+from vakstem.store.tables import metadata, studies
+
+TABLES = {"studies", "instrument_versions", "responses", "answers", "page_events"}
+
+
+def test_migrations_from_empty_create_every_table(database_url: str) -> None:
+    engine = open_database(database_url)
+    try:
+        names = set(sa.inspect(engine).get_table_names())
+        assert names >= TABLES | {"alembic_version"}
+        assert schema_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_migrated_schema_matches_table_definitions(database_url: str) -> None:
+    engine = open_database(database_url)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert diff == []
+    finally:
+        engine.dispose()
+
+
+def test_opening_twice_is_harmless(database_url: str) -> None:
+    open_database(database_url).dispose()
+    engine = open_database(database_url)
+    try:
+        assert schema_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_responses_table_has_no_ip_or_user_agent(database_url: str) -> None:
+    engine = open_database(database_url)
+    try:
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("responses")}
+        assert not {c for c in columns if "ip" in c.split("_") or "agent" in c}
+    finally:
+        engine.dispose()
+
+
+def test_timestamps_come_back_timezone_aware_utc(database_url: str) -> None:
+    engine = open_database(database_url)
+    moment = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                studies.insert().values(
+                    id="tijd", status="draft", created_at=moment, updated_at=moment
+                )
+            )
+            back = conn.execute(sa.select(studies.c.created_at)).scalar_one()
+        assert back == moment
+        assert back.utcoffset() is not None and back.utcoffset().total_seconds() == 0
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_runs_in_wal_with_full_sync_and_foreign_keys(tmp_path: Path) -> None:
+    engine = open_database(f"sqlite:///{tmp_path / 'nested' / 'deeper' / 'v.db'}")
+    try:
+        assert (tmp_path / "nested" / "deeper" / "v.db").exists()
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://x@localhost/db", "unsupported database"),
+        ("no url at all", "not a database URL"),
+    ],
+)
+def test_unusable_url_gives_a_clear_error(url: str, message: str) -> None:
+    with pytest.raises(DatabaseError, match=message):
+        open_database(url)
+
+
+def test_unreachable_postgres_gives_a_clear_error() -> None:
+    with pytest.raises(DatabaseError, match="cannot open the database") as caught:
+        open_database("postgresql+psycopg://nobody:secret@127.0.0.1:1/none?connect_timeout=2")
+    assert "secret" not in str(caught.value)
