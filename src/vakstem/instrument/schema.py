@@ -74,6 +74,8 @@ class MatrixRow(_Model):
     id: Identifier
     text: Text
     hint: Text | None = None
+    #: Short label for exports and the codebook (the row text is often a whole sentence).
+    label: Text | None = None
 
 
 class Item(_Model):
