@@ -1,0 +1,1 @@
+"""Tests of the respondent domain service and answer validation."""
