@@ -25,12 +25,13 @@ respondents of the scale (psych would count them in ``n`` and in the standard er
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from scipy.optimize import minimize
 
 from vakstem.analysis.scoring import ScoringError, item_bounds, keyed_items, numeric_items
 from vakstem.instrument.schema import Scale, Study, text_in
@@ -375,31 +376,191 @@ def cronbach_alpha(
     )
 
 
+# --- omega ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MinresSolution:
+    """A minres (unweighted least squares) factor solution of a correlation matrix."""
+
+    loadings: Matrix
+    uniquenesses: Matrix
+    objective: float
+    converged: bool
+    iterations: int
+
+
+def _top_loadings(s: Matrix, nfactors: int) -> Matrix:
+    values, vectors = np.linalg.eigh(s)
+    order = np.argsort(values)[::-1][:nfactors]
+    return np.asarray(vectors[:, order] * np.sqrt(np.maximum(values[order], 0.0)))
+
+
+def minres(r: Matrix, nfactors: int = 1) -> MinresSolution:
+    """Minres factoring as ``psych::fa(r, nfactors, fm = "minres")`` does it (unrotated).
+
+    The uniquenesses psi minimise the sum of squared off-diagonal residuals of
+    ``R - L L'``, where L are the leading eigenvectors of R with 1 - psi on its diagonal,
+    scaled by the square roots of their eigenvalues. Like psych: start at 1 - smc,
+    bounds [0.005, max(1, smc)], L-BFGS-B with psych's analytic gradient; loadings from the
+    final psi; each factor's sign chosen so its loadings sum to a positive number.
+    """
+    k = r.shape[0]
+    eps = float(np.finfo(np.float64).eps)
+    s_smc = smc(r)
+    upper = max(float(s_smc.max()), 1.0)
+    lower_tri = np.tril_indices(k, -1)
+
+    def objective(psi: Matrix) -> float:
+        s = r.copy()
+        np.fill_diagonal(s, 1.0 - psi)
+        values, vectors = np.linalg.eigh(s)
+        order = np.argsort(values)[::-1][:nfactors]
+        top = np.where(values[order] < eps, 100 * eps, values[order])
+        load = vectors[:, order] * np.sqrt(top)
+        residual = (s - load @ load.T)[lower_tri]
+        return float(np.sum(residual**2))
+
+    def gradient(psi: Matrix) -> Matrix:
+        load = _top_loadings(r - np.diag(psi), nfactors)
+        g = load @ load.T + np.diag(psi) - r
+        return np.asarray(np.diag(g), dtype=np.float64)
+
+    start = np.diag(r) - s_smc
+    fit = minimize(
+        objective,
+        start,
+        jac=gradient,
+        method="L-BFGS-B",
+        bounds=[(0.005, upper)] * k,
+        options={"maxiter": 1000, "ftol": 1e-14, "gtol": 1e-10},
+    )
+    psi = np.asarray(fit.x, dtype=np.float64)
+    s = r.copy()
+    np.fill_diagonal(s, np.diag(r) - psi)
+    loadings = _top_loadings(s, nfactors)
+    signs = np.where(loadings.sum(axis=0) < 0, -1.0, 1.0)
+    loadings = loadings * signs
+    return MinresSolution(
+        loadings=loadings,
+        uniquenesses=psi,
+        objective=float(fit.fun),
+        converged=bool(fit.success),
+        iterations=int(fit.nit),
+    )
+
+
+@dataclass(frozen=True)
+class OmegaResult:
+    """McDonald's omega total from a one-factor minres solution (``psych::omega``, 1 factor)."""
+
+    scale: str
+    items: tuple[str, ...]
+    reverse: tuple[str, ...]
+    n: int
+    omega_tot: float
+    omega_h: float
+    alpha: float
+    g6: float
+    loadings: tuple[float, ...]
+    h2: tuple[float, ...]
+    u2: tuple[float, ...]
+    #: A communality at or above 1 (Heywood case): omega is then an upper bound at best.
+    heywood: bool
+    converged: bool
+    fm: Literal["minres"] = "minres"
+    nfactors: int = 1
+    missing: Literal["pairwise"] = "pairwise"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result under psych's names (``omega.tot``, ``omega_h``, ``G6``; per item h2, u2)."""
+        return {
+            "scale": self.scale,
+            "items": list(self.items),
+            "reverse": list(self.reverse),
+            "n": self.n,
+            "missing": self.missing,
+            "fm": self.fm,
+            "nfactors": self.nfactors,
+            "omega.tot": self.omega_tot,
+            "omega_h": self.omega_h,
+            "alpha": self.alpha,
+            "G6": self.g6,
+            "loadings": list(self.loadings),
+            "h2": list(self.h2),
+            "u2": list(self.u2),
+            "heywood": self.heywood,
+            "converged": self.converged,
+        }
+
+
+def mcdonald_omega(
+    x: pd.DataFrame | Matrix,
+    *,
+    items: Sequence[str] | None = None,
+    reverse: Sequence[str] = (),
+    scale: str = "scale",
+) -> OmegaResult:
+    """Omega total as ``psych::omega(x, nfactors = 1, fm = "minres", key = keys)`` gives it.
+
+    `x` is the already reverse-keyed item matrix (as for `cronbach_alpha`). The factor is
+    fitted to the pairwise correlation matrix (``cor(x, use = "pairwise")``), as psych does.
+    """
+    p = _prepare(x, items, reverse, scale)
+    r = _pairwise_cor(p.x)
+    if not np.all(np.isfinite(r)):
+        raise ReliabilityError(f"scale {scale!r}: the item correlations could not be computed")
+    k = len(p.items)
+    solution = minres(r, 1)
+    load = solution.loadings[:, 0]
+    h2 = load**2
+    u2 = 1.0 - h2
+    vt = float(r.sum())
+    tr = float(np.trace(r))
+    return OmegaResult(
+        scale=p.scale,
+        items=p.items,
+        reverse=p.reverse,
+        n=p.x.shape[0],
+        omega_tot=(vt - float(u2.sum())) / vt,
+        omega_h=float(load.sum()) ** 2 / vt,
+        alpha=((vt - tr) / vt) * (k / (k - 1)),
+        g6=(vt + float(smc(r).sum()) - tr) / vt,
+        loadings=tuple(float(v) for v in load),
+        h2=tuple(float(v) for v in h2),
+        u2=tuple(float(v) for v in u2),
+        heywood=bool(np.any(h2 >= 1.0 - 1e-6)),
+        converged=solution.converged,
+    )
+
+
 # --- study level ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class ScaleReliability:
-    """Alpha (and, where computed, omega) of one declared scale."""
+    """Alpha and omega of one declared scale."""
 
     scale: str
     label: str
     alpha: AlphaResult
-    extra: dict[str, Any] = field(default_factory=dict)
+    omega: OmegaResult
     missing: Literal["pairwise"] = "pairwise"
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"scale": self.scale, "label": self.label}
-        out["alpha"] = self.alpha.to_dict()
-        out.update(self.extra)
-        out["missing"] = self.missing
-        return out
+        return {
+            "scale": self.scale,
+            "label": self.label,
+            "missing": self.missing,
+            "alpha": self.alpha.to_dict(),
+            "omega": self.omega.to_dict(),
+        }
 
 
 def scale_reliability(
     study: Study, df: pd.DataFrame, scale: Scale, *, numeric: bool = False
 ) -> ScaleReliability:
-    """Reliability of one declared scale on the tidy response table.
+    """Alpha and omega of one declared scale on the tidy response table.
 
     `numeric=True` says `df` has already been through `numeric_items` (saves the copy).
     """
@@ -408,9 +569,11 @@ def scale_reliability(
         x = keyed_items(data, scale, item_bounds(study))
     except ScoringError as exc:
         raise ReliabilityError(str(exc)) from exc
-    alpha = cronbach_alpha(x, reverse=scale.reverse, scale=scale.id)
     return ScaleReliability(
-        scale=scale.id, label=text_in(scale.label, study.default_language), alpha=alpha
+        scale=scale.id,
+        label=text_in(scale.label, study.default_language),
+        alpha=cronbach_alpha(x, reverse=scale.reverse, scale=scale.id),
+        omega=mcdonald_omega(x, reverse=scale.reverse, scale=scale.id),
     )
 
 
@@ -421,6 +584,7 @@ TABLE_COLUMNS = (
     "n",
     "raw_alpha",
     "std_alpha",
+    "omega_tot",
     "average_r",
     "min_r_drop",
     "missing",
@@ -464,6 +628,7 @@ def reliability_table(
                 "n": a.n,
                 "raw_alpha": a.raw_alpha,
                 "std_alpha": a.std_alpha,
+                "omega_tot": rel.omega.omega_tot,
                 "average_r": a.average_r,
                 "min_r_drop": min(s.r_drop for s in a.item_stats),
                 "missing": "pairwise",

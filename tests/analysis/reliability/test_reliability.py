@@ -14,7 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vakstem.analysis.reliability import ReliabilityError, cronbach_alpha, reliability_table
+from vakstem.analysis.reliability import (
+    ReliabilityError,
+    cronbach_alpha,
+    mcdonald_omega,
+    minres,
+    reliability_table,
+    scale_reliability,
+)
 from vakstem.analysis.scoring import keyed_items
 from vakstem.instrument.schema import Choice, Item, ItemType, MatrixRow, Page, Scale, Study
 
@@ -168,6 +175,7 @@ def test_reliability_table_covers_every_scale_with_psych_values() -> None:
     ref_c = REFERENCE["conscientiousness"]["alpha"]["total"]
     close(table.loc[0, "raw_alpha"], ref_a["raw_alpha"], "agree raw")
     close(table.loc[1, "std_alpha"], ref_c["std.alpha"], "consc std")
+    close(table.loc[1, "omega_tot"], REFERENCE["conscientiousness"]["omega"]["omega.tot"], "omega")
     assert (table["missing"] == "pairwise").all()
 
 
@@ -184,3 +192,50 @@ def test_reliability_table_notes_a_scale_it_cannot_assess() -> None:
 def test_reliability_of_a_scale_missing_from_the_data_is_a_clear_error() -> None:
     with pytest.raises(ReliabilityError, match=r"scale 'agree'.*a1 not in the data"):
         reliability_table(bfi_study(), DATA.drop(columns=["a1"]))
+
+
+@pytest.mark.parametrize("name", list(SCALES))
+def test_omega_total_equals_psych_one_factor_minres(name: str) -> None:
+    x, reverse = keyed(name)
+    ref = REFERENCE[name]["omega"]
+    result = mcdonald_omega(x, reverse=reverse, scale=name).to_dict()
+    assert (result["fm"], result["nfactors"], result["missing"]) == ("minres", 1, "pairwise")
+    assert result["converged"] and not result["heywood"]
+    for key in ("omega.tot", "omega_h", "alpha", "G6"):
+        close(result[key], ref[key], f"{name} {key}")
+    for key in ("loadings", "h2", "u2"):
+        np.testing.assert_allclose(result[key], ref[key], atol=TOL, err_msg=f"{name} {key}")
+
+
+def test_minres_recovers_the_loadings_of_an_exact_one_factor_matrix() -> None:
+    loadings = np.array([0.8, 0.7, 0.6, 0.5])
+    r = np.outer(loadings, loadings)
+    np.fill_diagonal(r, 1.0)
+    solution = minres(r)
+    np.testing.assert_allclose(solution.loadings[:, 0], loadings, atol=1e-6)
+    assert solution.objective < 1e-10
+
+
+def test_omega_uses_the_pairwise_correlation_and_alpha_std_the_pairwise_covariance() -> None:
+    # The two psych conventions differ on data with holes; both are matched, so both
+    # numbers must come out different here, each equal to its own reference.
+    x, reverse = keyed("conscientiousness")
+    omega_alpha = mcdonald_omega(x, reverse=reverse).alpha
+    std_alpha = cronbach_alpha(x, reverse=reverse).std_alpha
+    assert abs(omega_alpha - std_alpha) > 1e-5
+    close(omega_alpha, REFERENCE["conscientiousness"]["omega"]["alpha"], "omega alpha")
+
+
+def test_scale_reliability_reports_alpha_and_omega_with_missing_handling() -> None:
+    study = bfi_study()
+    result = scale_reliability(study, DATA, study.scales[0]).to_dict()
+    assert result["missing"] == "pairwise"
+    assert result["alpha"]["missing"] == result["omega"]["missing"] == "pairwise"
+    assert result["alpha"]["reverse"] == ["a1"]
+    close(result["omega"]["omega.tot"], REFERENCE["agreeableness"]["omega"]["omega.tot"], "omega")
+
+
+def test_omega_of_a_zero_variance_item_is_refused() -> None:
+    df = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [2.0, 2.0, 2.0, 2.0], "c": [1, 3, 2, 4]})
+    with pytest.raises(ReliabilityError, match=r"item 'b' has zero variance"):
+        mcdonald_omega(df, scale="s")
