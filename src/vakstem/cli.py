@@ -11,6 +11,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(__import__("vakstem.commands.users").commands.users.app, name="user")
 
 
 def main() -> None:
