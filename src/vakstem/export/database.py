@@ -1,0 +1,154 @@
+"""Reading responses for an export from the store, a chunk at a time.
+
+Responses are read in pages of `chunk_size` by keyset (started_at, id), with the answers of each
+page fetched in one query, all inside one read transaction so the export is a consistent
+snapshot even while fieldwork goes on. Memory holds one page of responses, never the study.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from vakstem.export.missing import ExportError
+from vakstem.export.table import ExportOptions, ResponseRecord
+from vakstem.instrument.schema import Study
+from vakstem.service.types import StudyNotFound
+from vakstem.store.studies import StoredStudy, get_study, get_version
+from vakstem.store.tables import answers, responses
+
+DEFAULT_CHUNK = 1_000
+
+
+@dataclass(frozen=True)
+class ExportSource:
+    """A study in the store, with the versions its exported responses were given."""
+
+    engine: Engine
+    stored: StoredStudy
+    #: Hash → model of every version that exported responses refer to.
+    versions: dict[str, Study]
+
+    @property
+    def study(self) -> Study:
+        return self.stored.study
+
+
+def open_source(engine: Engine, study_id: str, options: ExportOptions) -> ExportSource:
+    """The study to export; an unknown id gives an `ExportError` naming it."""
+    try:
+        stored = get_study(engine, study_id)
+    except StudyNotFound:
+        raise ExportError(f"no study {study_id!r} in this database") from None
+    with engine.connect() as conn:
+        hashes = conn.execute(
+            sa.select(responses.c.version_hash).where(_filters(study_id, options)).distinct()
+        ).scalars()
+        versions = {h: get_version(engine, study_id, h) for h in hashes}
+    versions.setdefault(stored.version_hash, stored.study)
+    return ExportSource(engine, stored, versions)
+
+
+def _filters(study_id: str, options: ExportOptions) -> sa.ColumnElement[bool]:
+    condition = responses.c.study_id == study_id
+    if options.completed_only:
+        condition = condition & (responses.c.status == "completed")
+    if not options.include_test:
+        condition = condition & (responses.c.is_test == sa.false())
+    return condition
+
+
+def _snapshot(engine: Engine) -> Connection:
+    conn = engine.connect()
+    if conn.dialect.name == "postgresql":
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+    return conn
+
+
+class ResponseReader:
+    """Counts and reads the responses an export takes, in one snapshot."""
+
+    def __init__(
+        self, source: ExportSource, options: ExportOptions, chunk_size: int = DEFAULT_CHUNK
+    ) -> None:
+        self.source = source
+        self.options = options
+        self.chunk_size = chunk_size
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> ResponseReader:
+        self._conn = _snapshot(self.source.engine)
+        self._conn.begin()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._conn is not None:
+            self._conn.rollback()
+            self._conn.close()
+            self._conn = None
+
+    @property
+    def conn(self) -> Connection:
+        if self._conn is None:
+            raise RuntimeError("use ResponseReader as a context manager")
+        return self._conn
+
+    def count(self) -> int:
+        where = _filters(self.source.stored.study_id, self.options)
+        return int(self.conn.execute(sa.select(sa.func.count()).where(where)).scalar_one())
+
+    def version_hashes(self) -> list[str]:
+        where = _filters(self.source.stored.study_id, self.options)
+        query = sa.select(responses.c.version_hash).where(where).distinct()
+        return sorted(self.conn.execute(query).scalars())
+
+    def chunks(self) -> Iterator[list[ResponseRecord]]:
+        """Responses in order of starting time, `chunk_size` at a time."""
+        where = _filters(self.source.stored.study_id, self.options)
+        r = responses.c
+        last: tuple[Any, str] | None = None
+        while True:
+            query = sa.select(
+                r.id, r.version_hash, r.language, r.source, r.status, r.is_test,
+                r.current_page, r.path, r.started_at, r.completed_at,
+            ).where(where)  # fmt: skip
+            if last is not None:
+                query = query.where(
+                    (r.started_at > last[0]) | ((r.started_at == last[0]) & (r.id > last[1]))
+                )
+            page = self.conn.execute(
+                query.order_by(r.started_at, r.id).limit(self.chunk_size)
+            ).all()
+            if not page:
+                return
+            ids = [row.id for row in page]
+            by_response: dict[str, dict[str, Any]] = {i: {} for i in ids}
+            for rid, variable, value in self.conn.execute(
+                sa.select(answers.c.response_id, answers.c.variable, answers.c.value).where(
+                    answers.c.response_id.in_(ids)
+                )
+            ):
+                by_response[rid][variable] = value
+            yield [
+                ResponseRecord(
+                    response_id=row.id,
+                    instrument_version=row.version_hash,
+                    language=row.language,
+                    status=row.status,
+                    answers=by_response[row.id],
+                    source=row.source,
+                    is_test=bool(row.is_test),
+                    started_at=row.started_at,
+                    completed_at=row.completed_at,
+                    visited_pages=list(row.path) if row.path is not None else None,
+                    current_page=None if row.status == "completed" else row.current_page,
+                )
+                for row in page
+            ]
+            last = (page[-1].started_at, page[-1].id)
+            if len(page) < self.chunk_size:
+                return

@@ -1,0 +1,588 @@
+"""The tidy response table: one row per response, one column per variable, in questionnaire order.
+
+`TableLayout` turns a `Study` into the columns of the table (metadata, answers, optional scale
+scores) and each `ResponseRecord` into one row of plain Python values. Choice answers become
+their numeric codes, multiple choice one 0/1 column per option, dates become dates, and every
+empty answer gets the code of its reason (see `vakstem.export.missing`). The layout never holds
+more than one row, so a caller can stream any number of responses through it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from vakstem.export.missing import ExportError, MissingCodes, MissingReason, missing_codes_of
+from vakstem.instrument.schema import Choice, Item, ItemType, Page, Study, text_in
+
+#: A cell of the table: text, a whole number (codes included), a decimal, a date, a UTC time.
+Cell = str | int | float | dt.date | dt.datetime | None
+Row = tuple[Cell, ...]
+
+#: Evaluates a `relevant` expression over a response's answers.
+Relevance = Callable[[str, Mapping[str, Any]], bool]
+
+
+class Kind(StrEnum):
+    """Storage type of a column, which decides how each format writes it."""
+
+    STRING = "string"
+    CODE = "code"  # whole numbers with value labels: choices, consent, 0/1 options
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    DATE = "date"
+    DATETIME = "datetime"
+
+
+class Measure(StrEnum):
+    NOMINAL = "nominal"
+    ORDINAL = "ordinal"
+    SCALE = "scale"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the tidy table and everything a format needs to label it."""
+
+    name: str
+    label: str
+    kind: Kind
+    measure: Measure
+    #: Value labels, missing codes included for columns that carry them.
+    value_labels: Mapping[int, str] = field(default_factory=dict)
+    #: Whether empty answers are written as missing codes (else as an empty cell).
+    has_missing_codes: bool = False
+    #: Suggested display width in characters (SPSS "Columns").
+    width: int = 8
+    role: str = "answer"  # meta | answer | score
+    variable: str | None = None
+
+
+@dataclass(frozen=True)
+class ResponseRecord:
+    """One stored response, as the table needs it (read from the store or built in memory)."""
+
+    response_id: str
+    instrument_version: str
+    language: str
+    status: str
+    answers: Mapping[str, Any]
+    source: str | None = None
+    is_test: bool = False
+    started_at: dt.datetime | None = None
+    completed_at: dt.datetime | None = None
+    #: Page ids the respondent submitted, in order; None when the store does not know.
+    visited_pages: Sequence[str] | None = None
+    #: The page shown last (not yet submitted) for a response that is not completed.
+    current_page: str | None = None
+    #: Quality flags (speeder, straightliner, …) as 0/1, when the store has them.
+    flags: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What goes into the table: which responses and which columns, labelled in which language."""
+
+    completed_only: bool = True
+    include_test: bool = False
+    with_scores: bool = False
+    open_text: bool = False
+    language: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "completed_only": self.completed_only,
+            "include_test": self.include_test,
+            "with_scores": self.with_scores,
+            "open_text": self.open_text,
+            "language": self.language,
+        }
+
+
+_META_LABELS: dict[str, tuple[str, str]] = {
+    "response_id": ("Respons-id", "Response id"),
+    "instrument_version": ("Versie vragenlijst (hash)", "Questionnaire version (hash)"),
+    "language": ("Taal van invullen", "Language answered in"),
+    "source": ("Bron (link)", "Source (link)"),
+    "started_at": ("Gestart (UTC)", "Started (UTC)"),
+    "completed_at": ("Afgerond (UTC)", "Completed (UTC)"),
+    "duration_s": ("Duur in seconden", "Duration in seconds"),
+    "status": ("Status", "Status"),
+    "is_test": ("Testrespons", "Test response"),
+}
+_YES_NO = {"nl": {0: "nee", 1: "ja"}, "en": {0: "no", 1: "yes"}}
+_SELECTED = {"nl": {0: "niet gekozen", 1: "gekozen"}, "en": {0: "not selected", 1: "selected"}}
+
+#: Words neither SPSS nor Stata accept as a variable name.
+_RESERVED = {
+    "all", "and", "by", "eq", "ge", "gt", "le", "lt", "ne", "not", "or", "to", "with",
+    "_all", "_b", "byte", "_coef", "_cons", "double", "float", "if", "in", "int", "long",
+    "_n", "_pi", "_pred", "_rc", "_skip", "strl", "using",
+}  # fmt: skip
+_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+#: Stata's limit; SPSS allows 64 bytes.
+MAX_NAME_LENGTH = 32
+
+
+def variable_name_problems(names: Iterable[str]) -> list[str]:
+    """Why each of `names` cannot be a variable in SPSS and Stata (empty when all are fine)."""
+    problems = []
+    seen: set[str] = set()
+    for name in names:
+        if not _NAME_RE.match(name):
+            problems.append(
+                f"{name!r}: only letters, digits and _ are allowed, starting with a letter"
+            )
+        elif len(name) > MAX_NAME_LENGTH:
+            problems.append(f"{name!r}: longer than {MAX_NAME_LENGTH} characters (Stata's limit)")
+        elif name.lower() in _RESERVED or re.fullmatch(r"str[0-9]+", name.lower()):
+            problems.append(f"{name!r}: a reserved word in SPSS or Stata")
+        if name.lower() in seen:
+            problems.append(f"{name!r}: occurs twice (SPSS does not tell case apart)")
+        seen.add(name.lower())
+    return problems
+
+
+def option_column(variable: str, code: int) -> str:
+    """Column name of one option of a multiple-choice item: `q_2`, or `q_m1` for code −1."""
+    return f"{variable}_{code}" if code >= 0 else f"{variable}_m{abs(code)}"
+
+
+def score_column(scale_id: str) -> str:
+    return f"score_{scale_id}"
+
+
+def _is_open(item: Item) -> bool:
+    return item.open_text or item.type in (ItemType.TEXT, ItemType.LONGTEXT)
+
+
+class TableLayout:
+    """The columns of one study's export and the conversion of a response into a row."""
+
+    def __init__(
+        self,
+        study: Study,
+        options: ExportOptions,
+        relevance: Relevance,
+        *,
+        flags: Sequence[str] = (),
+        versions: Mapping[str, Study] | None = None,
+    ) -> None:
+        self.study = study
+        self.options = options
+        self.language = options.language or study.default_language
+        if self.language not in study.languages:
+            raise ExportError(
+                f"study {study.id!r} has no language {self.language!r}; "
+                f"choose one of {', '.join(study.languages)}"
+            )
+        self.codes: MissingCodes = missing_codes_of(study)
+        self._relevance = relevance
+        #: Older instrument versions by hash: their pages decide which items a response saw.
+        self._versions = dict(versions or {})
+        self.flags = tuple(flags)
+        self._option_codes: dict[str, dict[str, int]] = {}
+        self._items_by_variable: dict[str, Item] = {}
+        self.columns: list[Column] = self._build_columns()
+        problems = variable_name_problems(c.name for c in self.columns)
+        if problems:
+            raise ExportError(
+                f"study {study.id!r} has variable names SPSS or Stata cannot take: "
+                + "; ".join(problems)
+            )
+        self._missing_choice: dict[str, frozenset[int]] = {
+            name: frozenset(c.code for c in choices if c.missing)
+            for name, choices in study.choice_lists.items()
+        }
+
+    # -- columns ---------------------------------------------------------------------------
+
+    def _t(self, text: Any) -> str:
+        return text_in(text, self.language, self.study.default_language)
+
+    def _item_label(self, item: Item) -> str:
+        return self._t(item.label) if item.label is not None else self._t(item.text)
+
+    def _choice_labels(self, choices: Sequence[Choice]) -> dict[int, str]:
+        labels: dict[int, str] = {}
+        missing = [c for c in choices if c.missing]
+        for choice in choices:
+            if not choice.missing:
+                labels[choice.code] = self._t(choice.label)
+        labels.update(self.codes.labels(self.language))
+        if missing:
+            # The substantive non-answer is exported as the don't-know code; its own code stays
+            # visible in the label so nothing of the questionnaire is lost.
+            labels[self.codes.dont_know] = " / ".join(
+                f"{self._t(c.label)} [{c.code}]" for c in missing
+            )
+        return labels
+
+    def _build_columns(self) -> list[Column]:
+        nl = self.language == "nl"
+        cols: list[Column] = []
+
+        def meta(name: str, kind: Kind, measure: Measure, width: int, **kw: Any) -> None:
+            label = _META_LABELS[name][0 if nl else 1]
+            cols.append(Column(name, label, kind, measure, width=width, role="meta", **kw))
+
+        meta("response_id", Kind.STRING, Measure.NOMINAL, 24)
+        meta("instrument_version", Kind.STRING, Measure.NOMINAL, 16)
+        meta("language", Kind.STRING, Measure.NOMINAL, 4)
+        meta("source", Kind.STRING, Measure.NOMINAL, 12)
+        meta("started_at", Kind.DATETIME, Measure.SCALE, 20)
+        meta("completed_at", Kind.DATETIME, Measure.SCALE, 20)
+        meta("duration_s", Kind.DECIMAL, Measure.SCALE, 10)
+        meta("status", Kind.STRING, Measure.NOMINAL, 10)
+        yes_no = _YES_NO["nl" if nl else "en"]
+        meta("is_test", Kind.CODE, Measure.NOMINAL, 4, value_labels=yes_no)
+        for flag in self.flags:
+            cols.append(
+                Column(flag, flag, Kind.CODE, Measure.NOMINAL, value_labels=yes_no, role="meta")
+            )
+        missing_labels = self.codes.labels(self.language)
+        for _page, item in self.study.items():
+            if item.type is ItemType.NOTE or (_is_open(item) and not self.options.open_text):
+                continue
+            label = self._item_label(item)
+            choices = self.study.choices_of(item)
+            if item.type is ItemType.SINGLE:
+                measure = Measure.ORDINAL if len(choices) >= 3 else Measure.NOMINAL
+                cols.append(
+                    Column(
+                        item.id, label, Kind.CODE, measure, self._choice_labels(choices),
+                        True, variable=item.id,
+                    )
+                )  # fmt: skip
+            elif item.type is ItemType.MATRIX:
+                labels = self._choice_labels(choices)
+                for row in item.rows:
+                    own = self._t(row.label) if row.label is not None else self._t(row.text)
+                    row_label = f"{label}: {own}" if label and row.label is None else own
+                    cols.append(
+                        Column(
+                            row.id, row_label, Kind.CODE, Measure.ORDINAL, labels, True,
+                            variable=row.id,
+                        )
+                    )  # fmt: skip
+            elif item.type is ItemType.MULTIPLE:
+                selected = _SELECTED["nl" if nl else "en"]
+                for choice in choices:
+                    cols.append(
+                        Column(
+                            option_column(item.id, choice.code),
+                            f"{label}: {self._t(choice.label)}",
+                            Kind.CODE,
+                            Measure.NOMINAL,
+                            {**selected, **missing_labels},
+                            True,
+                            variable=item.id,
+                        )
+                    )
+            elif item.type is ItemType.CONSENT:
+                cols.append(
+                    Column(
+                        item.id, label, Kind.CODE, Measure.NOMINAL,
+                        {**yes_no, **missing_labels}, True, variable=item.id,
+                    )
+                )  # fmt: skip
+            elif item.type in (ItemType.INTEGER, ItemType.DECIMAL):
+                kind = Kind.INTEGER if item.type is ItemType.INTEGER else Kind.DECIMAL
+                if item.min is not None and item.min <= max(self.codes.all()):
+                    raise ExportError(
+                        f"item {item.id!r} accepts values from {item.min}, which overlap the "
+                        f"missing codes {list(self.codes.all())}; declare other codes in "
+                        "analysis.settings.missing_codes"
+                    )
+                cols.append(
+                    Column(
+                        item.id, label, kind, Measure.SCALE, missing_labels, True,
+                        width=10, variable=item.id,
+                    )
+                )  # fmt: skip
+            elif item.type is ItemType.DATE:
+                cols.append(
+                    Column(item.id, label, Kind.DATE, Measure.SCALE, width=11, variable=item.id)
+                )
+            else:  # text, longtext
+                width = min(item.max_length or 40, 40)
+                cols.append(
+                    Column(
+                        item.id, label, Kind.STRING, Measure.NOMINAL, width=width,
+                        variable=item.id,
+                    )
+                )  # fmt: skip
+        if self.options.with_scores:
+            for scale in self.study.scales:
+                cols.append(
+                    Column(
+                        score_column(scale.id), self._t(scale.label), Kind.DECIMAL,
+                        Measure.SCALE, width=8, role="score",
+                    )
+                )  # fmt: skip
+        return cols
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    # -- rows ------------------------------------------------------------------------------
+
+    def _study_of(self, version: str) -> Study:
+        return self._versions.get(version, self.study)
+
+    def _relevant(self, expression: str | None, answers: Mapping[str, Any]) -> bool:
+        if not expression:
+            return True
+        return bool(self._relevance(expression, answers))
+
+    def reasons(self, record: ResponseRecord) -> dict[str, MissingReason]:
+        """Why each variable without an answer is empty, for this response."""
+        study = self._study_of(record.instrument_version)
+        answers = record.answers
+        completed = record.status == "completed"
+        visited = list(record.visited_pages) if record.visited_pages is not None else None
+        pages = list(study.pages)
+        index = {p.id: i for i, p in enumerate(pages)}
+
+        if visited is None:
+            # No path stored: a page counts as visited when it holds an answer.
+            answered_pages = {
+                i for i, p in enumerate(pages) for it in p.items
+                for v in it.variables() if answers.get(v) is not None
+            }  # fmt: skip
+            visited_set = {pages[i].id for i in answered_pages}
+            reached_until = max(answered_pages, default=-1)
+        else:
+            visited_set = set(visited)
+            reached_until = max((index[p] for p in visited if p in index), default=-1)
+        if completed:
+            frontier = len(pages)
+        elif record.current_page is not None and record.current_page in index:
+            frontier = index[record.current_page]
+            visited_set.discard(record.current_page)
+        else:
+            frontier = reached_until + 1
+
+        out: dict[str, MissingReason] = {}
+        for i, page in enumerate(pages):
+            if page.id in visited_set or (visited is None and i < frontier):
+                page_state = _PageState.SEEN if page.id in visited_set else _PageState.ASK
+            elif i < frontier:
+                page_state = _PageState.SKIPPED
+            else:
+                page_state = _PageState.NOT_REACHED
+            self._page_reasons(page, page_state, answers, out)
+        return out
+
+    def _page_reasons(
+        self,
+        page: Page,
+        state: _PageState,
+        answers: Mapping[str, Any],
+        out: dict[str, MissingReason],
+    ) -> None:
+        empty = [
+            (item, v) for item in page.items for v in item.variables() if answers.get(v) is None
+        ]
+        if not empty:
+            return
+        if state is _PageState.NOT_REACHED:
+            for _item, v in empty:
+                out[v] = MissingReason.DROPPED_OUT
+            return
+        if state is _PageState.SKIPPED:
+            for _item, v in empty:
+                out[v] = MissingReason.NOT_APPLICABLE
+            return
+        if state is _PageState.ASK and not self._relevant(page.relevant, answers):
+            for _item, v in empty:
+                out[v] = MissingReason.NOT_APPLICABLE
+            return
+        page_shown = self._relevant(page.relevant, answers) if state is _PageState.SEEN else True
+        for item, v in empty:
+            if not page_shown or not self._relevant(item.relevant, answers):
+                out[v] = MissingReason.NOT_APPLICABLE
+            else:
+                out[v] = MissingReason.NOT_ANSWERED
+
+    def row(self, record: ResponseRecord) -> Row:
+        """The table row of one response."""
+        answers = record.answers
+        reasons: dict[str, MissingReason] | None = None
+        codes = self.codes
+        cells: list[Cell] = []
+        for col in self.columns:
+            if col.role == "meta":
+                cells.append(self._meta_cell(col.name, record))
+                continue
+            if col.role == "score":
+                continue  # filled in below, after the answers
+            assert col.variable is not None
+            value = answers.get(col.variable)
+            if value is None:
+                if not col.has_missing_codes:
+                    cells.append(None)
+                    continue
+                if reasons is None:
+                    reasons = self.reasons(record)
+                reason = reasons.get(col.variable)
+                # A variable absent from the response's own version was never asked.
+                cells.append(codes.code(reason or MissingReason.NOT_APPLICABLE))
+                continue
+            cells.append(self._answer_cell(col, value, record))
+        if self.options.with_scores:
+            for scale in self.study.scales:
+                cells.append(self._score(scale.id, answers))
+        return tuple(cells)
+
+    def rows(self, records: Iterable[ResponseRecord]) -> Iterator[Row]:
+        for record in records:
+            yield self.row(record)
+
+    def _meta_cell(self, name: str, r: ResponseRecord) -> Cell:
+        if name == "response_id":
+            return r.response_id
+        if name == "instrument_version":
+            return r.instrument_version
+        if name == "language":
+            return r.language
+        if name == "source":
+            return r.source or ""
+        if name == "started_at":
+            return utc_naive(r.started_at)
+        if name == "completed_at":
+            return utc_naive(r.completed_at)
+        if name == "duration_s":
+            if r.started_at is None or r.completed_at is None:
+                return None
+            return round((_aware(r.completed_at) - _aware(r.started_at)).total_seconds(), 3)
+        if name == "status":
+            return r.status
+        if name == "is_test":
+            return int(r.is_test)
+        return int(r.flags[name]) if name in r.flags else None
+
+    def _answer_cell(self, col: Column, value: Any, record: ResponseRecord) -> Cell:
+        variable = col.variable
+        assert variable is not None
+        item = self._item_of(variable)
+        if item is not None and item.type is ItemType.MULTIPLE:
+            return self._option_cell(col, item, value, record)
+        if col.kind is Kind.CODE:
+            code = _whole(value, variable, record)
+            list_name = item.choices if item is not None else None
+            if list_name and code in self._missing_choice.get(list_name, ()):
+                return self.codes.dont_know
+            return code
+        if col.kind is Kind.INTEGER:
+            return _whole(value, variable, record)
+        if col.kind is Kind.DECIMAL:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise _bad(record, variable, value, "a number")
+            return float(value)
+        if col.kind is Kind.DATE:
+            if isinstance(value, dt.date):
+                return value
+            try:
+                return dt.date.fromisoformat(str(value))
+            except ValueError:
+                raise _bad(record, variable, value, "a date (YYYY-MM-DD)") from None
+        return str(value)
+
+    def _option_cell(self, col: Column, item: Item, value: Any, record: ResponseRecord) -> Cell:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list):
+            raise _bad(record, item.id, value, "a list of choice codes")
+        chosen = set(value)
+        code = self._option_code(col.name, item)
+        missing = self._missing_choice.get(item.choices or "", frozenset())
+        if chosen and chosen <= missing and code not in missing:
+            return self.codes.dont_know
+        return int(code in chosen)
+
+    def _option_code(self, name: str, item: Item) -> int:
+        cache = self._option_codes.setdefault(item.id, {})
+        if not cache:
+            for choice in self.study.choices_of(item):
+                cache[option_column(item.id, choice.code)] = choice.code
+        return cache[name]
+
+    def _item_of(self, variable: str) -> Item | None:
+        if not self._items_by_variable:
+            for _p, item in self.study.items():
+                for v in item.variables():
+                    self._items_by_variable[v] = item
+        return self._items_by_variable.get(variable)
+
+    def _score(self, scale_id: str, answers: Mapping[str, Any]) -> float | None:
+        scale = next(s for s in self.study.scales if s.id == scale_id)
+        return scale_score(self.study, scale.id, answers)
+
+
+class _PageState(StrEnum):
+    SEEN = "seen"  # submitted by the respondent
+    ASK = "ask"  # no path stored: decide by the page's condition
+    SKIPPED = "skipped"  # passed over because its condition was false
+    NOT_REACHED = "not_reached"
+
+
+def scale_score(study: Study, scale_id: str, answers: Mapping[str, Any]) -> float | None:
+    """Mean (or prorated sum) of a scale's items after reverse-keying; None when fewer than
+    the scale's minimum share of items is answered. Don't-know answers count as not answered.
+
+    Stand-in until `vakstem.analysis.scoring` is there; the rule is the one of STUDY.md.
+    """
+    scale = next((s for s in study.scales if s.id == scale_id), None)
+    if scale is None:
+        raise ExportError(f"study {study.id!r} has no scale {scale_id!r}")
+    values: list[float] = []
+    for variable in scale.items:
+        item = next((it for _p, it in study.items() if variable in it.variables()), None)
+        choices = study.choices_of(item) if item is not None else ()
+        substantive = [c.code for c in choices if not c.missing]
+        value = answers.get(variable)
+        if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if choices and value not in substantive:
+            continue
+        if variable in scale.reverse and substantive:
+            value = min(substantive) + max(substantive) - value
+        values.append(float(value))
+    if not values or len(values) / len(scale.items) < scale.min_answered - 1e-9:
+        return None
+    mean = sum(values) / len(values)
+    return mean * len(scale.items) if scale.scoring == "sum" else mean
+
+
+def _whole(value: Any, variable: str, record: ResponseRecord) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise _bad(record, variable, value, "a whole number")
+
+
+def _bad(record: ResponseRecord, variable: str, value: Any, expected: str) -> ExportError:
+    return ExportError(
+        f"response {record.response_id}: stored answer to {variable!r} is {value!r}, "
+        f"expected {expected}"
+    )
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def utc_naive(moment: dt.datetime | None) -> dt.datetime | None:
+    """A time in UTC without a zone: the form SPSS, Stata and Excel store (naive means UTC)."""
+    if moment is None:
+        return None
+    return _aware(moment).astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)

@@ -1,0 +1,183 @@
+"""The tidy table: columns in questionnaire order, codes, missing values kept apart by reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from vakstem.export.missing import ExportError
+from vakstem.export.table import ExportOptions, TableLayout, variable_name_problems
+
+from .factories import ALL_PAGES, FULL, example_study, layout, record
+
+
+def _row(lay: TableLayout, rec: object) -> dict[str, object]:
+    return dict(zip(lay.names, lay.row(rec), strict=True))  # type: ignore[arg-type]
+
+
+def test_columns_follow_questionnaire_order_after_metadata() -> None:
+    lay = layout(open_text=True)
+    assert lay.names[:9] == [
+        "response_id", "instrument_version", "language", "source", "started_at",
+        "completed_at", "duration_s", "status", "is_test",
+    ]  # fmt: skip
+    assert lay.names[9:] == [
+        "toestemming", "functie", "functie_anders", "provincie", "ervaring", "uren",
+        "in_dienst", "overleg_1", "overleg_2", "overleg_3", "overleg_4", "overleg_m1",
+        "overleg_keer", "br_1", "br_2", "br_3", "br_4", "afspraken", "pa_1", "pa_2", "pa_3",
+        "pa_aantal", "uren_toelichting", "behoefte",
+    ]  # fmt: skip
+
+
+def test_open_answers_are_left_out_unless_asked() -> None:
+    names = layout().names
+    assert "behoefte" not in names and "functie_anders" not in names
+    assert "uren_toelichting" not in names
+    assert "behoefte" in layout(open_text=True).names
+
+
+def test_full_response_gives_codes_dates_and_option_columns() -> None:
+    lay = layout(open_text=True)
+    row = _row(lay, record("r1", FULL, path=ALL_PAGES, source="nieuwsbrief"))
+    assert row["functie"] == 6 and row["functie_anders"] == "Schuldhulp"
+    assert row["uren"] == 36.5 and isinstance(row["uren"], float)
+    assert row["in_dienst"] == dt.date(2019, 4, 1)
+    assert [row[f"overleg_{c}"] for c in ("1", "2", "3", "4", "m1")] == [1, 0, 1, 0, 0]
+    assert row["started_at"] == dt.datetime(2026, 3, 2, 9, 30)
+    assert row["duration_s"] == 750.0
+    assert row["source"] == "nieuwsbrief" and row["is_test"] == 0
+
+
+def test_weet_ik_niet_is_exported_as_dont_know_code_and_keeps_its_own_code_in_the_label() -> None:
+    lay = layout()
+    row = _row(lay, record("r1", FULL, path=ALL_PAGES))
+    assert row["br_4"] == -7
+    br4 = next(c for c in lay.columns if c.name == "br_4")
+    assert br4.value_labels[-7] == "Weet ik niet [9]"
+    assert br4.value_labels[5] == "Helemaal eens"
+    assert 9 not in br4.value_labels
+
+
+def test_skipped_item_on_a_visited_page_is_not_answered() -> None:
+    answers = {k: v for k, v in FULL.items() if k not in ("provincie", "br_2")}
+    row = _row(layout(), record("r1", answers, path=ALL_PAGES))
+    assert row["provincie"] == -9 and row["br_2"] == -9
+
+
+def test_item_hidden_by_its_condition_is_not_applicable() -> None:
+    answers = {k: v for k, v in FULL.items() if k != "overleg_keer"} | {"overleg": [-1]}
+    row = _row(layout(), record("r1", answers, path=ALL_PAGES))
+    assert row["overleg_keer"] == -8
+    assert row["overleg_m1"] == 1 and row["overleg_1"] == 0
+
+
+def test_page_hidden_by_its_condition_is_not_applicable() -> None:
+    answers = {k: v for k, v in FULL.items() if not k.startswith("pa_")} | {"afspraken": 0}
+    path = [p for p in ALL_PAGES if p != "afspraken_detail"]
+    row = _row(layout(), record("r1", answers, path=path))
+    assert [row[v] for v in ("pa_1", "pa_2", "pa_3", "pa_aantal")] == [-8, -8, -8, -8]
+
+
+def test_hidden_page_is_not_applicable_also_without_a_stored_path() -> None:
+    answers = {k: v for k, v in FULL.items() if not k.startswith("pa_")} | {"afspraken": 0}
+    row = _row(layout(), record("r1", answers, path=None))
+    assert row["pa_1"] == -8
+    assert _row(layout(), record("r2", {**FULL, "pa_2": None}, path=None))["pa_2"] == -9
+
+
+def test_dropout_marks_the_page_left_and_every_later_page_as_dropped_out() -> None:
+    answers = {k: FULL[k] for k in ("toestemming", "functie", "provincie", "ervaring")}
+    rec = record(
+        "r1", answers, status="active", path=["welkom", "achtergrond"], current_page="werk"
+    )
+    row = _row(layout(), rec)
+    assert row["uren"] == -9  # on a page that was submitted
+    assert row["br_1"] == -6 and row["overleg_1"] == -6 and row["afspraken"] == -6
+    assert row["pa_1"] == -6
+    assert row["completed_at"] is None and row["duration_s"] is None
+
+
+def test_dropout_without_a_stored_path_counts_pages_after_the_last_answer() -> None:
+    answers = {k: FULL[k] for k in ("toestemming", "functie")}
+    row = _row(layout(), record("r1", answers, status="withdrawn", path=None))
+    assert row["provincie"] == -9
+    assert row["br_1"] == -6
+
+
+def test_declared_missing_codes_replace_the_defaults() -> None:
+    study = example_study()
+    settings = {"missing_codes": {"not_answered": -99, "dropped_out": -96}}
+    study = study.model_copy(
+        update={"analysis": study.analysis.model_copy(update={"settings": settings})}
+    )
+    lay = layout(study)
+    answers = {k: v for k, v in FULL.items() if k != "provincie"}
+    row = _row(lay, record("r1", answers, path=ALL_PAGES))
+    assert row["provincie"] == -99 and row["br_4"] == -7
+    assert lay.codes.dropped_out == -96 and lay.codes.not_applicable == -8
+
+
+@pytest.mark.parametrize(
+    ("codes", "message"),
+    [
+        ({"not_answered": 1}, "also answer codes"),
+        ({"not_answered": -8}, "must differ"),
+        ({"skipped": -5}, "unknown missing reason"),
+        ({"not_answered": "x"}, "whole number"),
+    ],
+)
+def test_bad_missing_codes_are_refused_with_a_reason(codes: object, message: str) -> None:
+    study = example_study()
+    study = study.model_copy(
+        update={
+            "analysis": study.analysis.model_copy(update={"settings": {"missing_codes": codes}})
+        }
+    )
+    with pytest.raises(ExportError, match=message):
+        layout(study)
+
+
+def test_labels_come_in_the_chosen_language() -> None:
+    nl = {c.name: c for c in layout(language="nl").columns}
+    en = {c.name: c for c in layout(language="en").columns}
+    assert nl["functie"].label == "Waar ligt het zwaartepunt van uw werk?"
+    assert en["functie"].label == "What is the main focus of your work?"
+    assert en["br_1"].value_labels[1] == "Strongly disagree"
+    assert en["br_1"].value_labels[-9] == "not answered"
+    assert nl["br_1"].value_labels[-9] == "niet beantwoord"
+
+
+def test_unknown_language_is_refused() -> None:
+    with pytest.raises(ExportError, match="no language 'de'"):
+        layout(language="de")
+
+
+def test_scale_scores_are_means_after_reverse_keying() -> None:
+    lay = layout(with_scores=True)
+    row = _row(lay, record("r1", FULL, path=ALL_PAGES))
+    # br_3 = 2 reversed on 1..5 is 4; br_4 is weet ik niet, so 3 of 4 items count.
+    assert row["score_beslisruimte"] == pytest.approx((5 + 4 + 4) / 3)
+    assert row["score_prestatiedruk"] == pytest.approx((3 + 2 + 5) / 3)
+    sparse = {**FULL, "br_1": None, "br_2": None}
+    assert _row(lay, record("r2", sparse, path=ALL_PAGES))["score_beslisruimte"] is None
+
+
+def test_variable_names_spss_and_stata_cannot_take_are_named() -> None:
+    problems = variable_name_problems(["ok_name", "x" * 33, "with", "Ok_Name"])
+    assert len(problems) == 3
+    assert "longer than 32" in problems[0]
+    assert "'with': a reserved word" in problems[1]
+    assert "occurs twice" in problems[2]
+
+
+def test_layout_refuses_a_study_whose_names_stata_cannot_take() -> None:
+    study = example_study()
+    long_id = "a" * 40
+    page = study.pages[1]
+    item = page.items[3].model_copy(update={"id": long_id})
+    pages = list(study.pages)
+    pages[1] = page.model_copy(update={"items": (*page.items[:3], item, *page.items[4:])})
+    study = study.model_copy(update={"pages": tuple(pages)})
+    with pytest.raises(ExportError, match=f"'{long_id}': longer than 32"):
+        TableLayout(study, ExportOptions(), lambda _e, _a: True)
