@@ -1,0 +1,68 @@
+"""The Jinja2 environment of the respondent pages (autoescaped; interface texts through `_()`,
+questionnaire texts as escaped paragraphs) and the cache-busting URLs of the static files."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+
+from vakstem.web.i18n import Catalogues
+
+WEB_DIR = Path(__file__).parent
+TEMPLATE_DIR = WEB_DIR / "templates"
+STATIC_DIR = WEB_DIR / "static"
+
+
+def paragraphs(text: str | None) -> Markup:
+    """Questionnaire text as HTML paragraphs: blank lines split paragraphs, single newlines break
+    lines. The text is escaped first: study authors write plain text, not HTML."""
+    if not text:
+        return Markup("")
+    blocks = [b.strip() for b in str(text).replace("\r\n", "\n").split("\n\n") if b.strip()]
+    return Markup("").join(
+        Markup("<p>{}</p>").format(Markup("<br>").join(escape(line) for line in b.split("\n")))
+        for b in blocks
+    )
+
+
+def _static_versions() -> dict[str, str]:
+    """A short content hash per static file, appended to its URL so browsers may cache it long."""
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+        for path in STATIC_DIR.iterdir()
+        if path.is_file()
+    }
+
+
+def make_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=select_autoescape(("html",), default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        # A misspelt variable must fail the tests, not render as an empty string.
+        undefined=StrictUndefined,
+    )
+    env.filters["paragraphs"] = paragraphs
+    versions = _static_versions()
+
+    def static_url(name: str) -> str:
+        return f"/static/{name}?v={versions.get(name, '0')}"
+
+    env.globals["static_url"] = static_url
+    return env
+
+
+def render_template(
+    env: Environment, catalogues: Catalogues, name: str, *, language: str, **context: Any
+) -> str:
+    """A page in `language`: `_` in the template translates through the interface catalogues."""
+    lang = catalogues.language(language)
+    context.setdefault("header_title", "Vakstem")
+    context.setdefault("switch", [])
+    context.setdefault("page_title", context.get("header_title"))
+    return env.get_template(name).render(lang=lang, _=catalogues.translator(lang), **context)
