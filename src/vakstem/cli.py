@@ -12,6 +12,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(__import__("vakstem.commands.users").commands.users.app, name="user")
+app.command("export")(__import__("vakstem.commands.export").commands.export.export)
 
 
 def main() -> None:
