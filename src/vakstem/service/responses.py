@@ -1,0 +1,561 @@
+"""The respondent domain service: starting, answering, going back, resuming and withdrawing.
+
+The HTML pages, the JSON API and the simulator all call `ResponseService`, so every rule of the
+respondent flow lives here once: one page at a time, conditions evaluated on the server, answers
+of a page validated together and written in one transaction, stale answers of hidden items
+removed, and concurrent submits of one response serialised so two tabs cannot interleave.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from vakstem.instrument.answers import (
+    NOT_RELEVANT,
+    REQUIRED,
+    UNKNOWN_ITEM,
+    check_constraint,
+    coerce_answer,
+)
+from vakstem.instrument.schema import Item, ItemType, Page, Study
+from vakstem.service import conditions, resume_codes
+from vakstem.service.types import (
+    AnswerValue,
+    ItemError,
+    PageView,
+    ResponseFinished,
+    ResponseNotFound,
+    ResponseState,
+    ResponseStatus,
+    ShownItem,
+    StalePage,
+    StudyClosed,
+    StudyNotFound,
+    SubmitResult,
+)
+from vakstem.store.engine import WRITE_LOCK, write_transaction
+from vakstem.store.tables import answers as answers_table
+from vakstem.store.tables import instrument_versions, page_events, responses, studies
+
+Clock = Callable[[], datetime]
+Orders = dict[str, list[str | int]]
+
+#: Seeds fit a signed 64-bit column on both backends.
+_SEED_BITS = 62
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _Response:
+    """One response row and its answers, as read inside a transaction."""
+
+    id: str
+    study_id: str
+    version_hash: str
+    language: str
+    status: ResponseStatus
+    is_test: bool
+    current_page: str | None
+    path: list[str]
+    seed: int
+    orders: Orders
+    answers: dict[str, AnswerValue]
+
+
+class ResponseService:
+    """The respondent flow over one database. Thread-safe; holds no per-respondent state."""
+
+    def __init__(self, engine: Engine, *, clock: Clock | None = None) -> None:
+        self.engine = engine
+        self._clock = clock or _utc_now
+        # Instrument versions never change, so a parsed model can be kept for good.
+        self._versions: dict[tuple[str, str], Study] = {}
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def _today(self) -> date:
+        return self._clock().date()
+
+    def _study_version(self, conn: Connection, study_id: str, digest: str) -> Study:
+        key = (study_id, digest)
+        study = self._versions.get(key)
+        if study is None:
+            model_json = conn.execute(
+                sa.select(instrument_versions.c.model_json).where(
+                    instrument_versions.c.study_id == study_id,
+                    instrument_versions.c.hash == digest,
+                )
+            ).scalar_one()
+            study = Study.model_validate_json(model_json)
+            self._versions[key] = study
+        return study
+
+    def _read(
+        self, conn: Connection, response_id: str | None = None, *, resume_hash: str | None = None
+    ) -> _Response:
+        query = sa.select(responses)
+        if resume_hash is not None:
+            query = query.where(responses.c.resume_hash == resume_hash)
+        else:
+            query = query.where(responses.c.id == response_id)
+        # Locks the row on PostgreSQL (SQLite holds its write lock from BEGIN IMMEDIATE) when
+        # called inside a write transaction; a plain read elsewhere.
+        if conn.get_execution_options().get(WRITE_LOCK):
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise ResponseNotFound()
+        stored = conn.execute(
+            sa.select(answers_table.c.variable, answers_table.c.value).where(
+                answers_table.c.response_id == row.id
+            )
+        ).all()
+        return _Response(
+            id=row.id,
+            study_id=row.study_id,
+            version_hash=row.version_hash,
+            language=row.language,
+            status=ResponseStatus(row.status),
+            is_test=row.is_test,
+            current_page=row.current_page,
+            path=list(row.path),
+            seed=row.seed,
+            orders=dict(row.orders),
+            answers={a.variable: a.value for a in stored},
+        )
+
+    def _view(self, study: Study, resp: _Response) -> PageView | None:
+        if resp.status is not ResponseStatus.ACTIVE or resp.current_page is None:
+            return None
+        index = conditions.page_index(study, resp.current_page)
+        page = study.pages[index]
+        today = self._today()
+        items: list[ShownItem] = []
+        for item in conditions.shown_items(page, resp.answers, today):
+            order = resp.orders.get(item.id)
+            if item.randomize and order is None:
+                order = conditions.draw_order(resp.seed, item, conditions.order_keys(study, item))
+            items.append(
+                ShownItem(
+                    item=item,
+                    choices=conditions.ordered_choices(study, item, order),
+                    rows=conditions.ordered_rows(item, order),
+                    required=conditions.is_required(item, resp.answers, today),
+                )
+            )
+        return PageView(
+            page=page,
+            index=index,
+            total=len(study.pages),
+            items=tuple(items),
+            can_go_back=bool(resp.path),
+        )
+
+    def _state(self, conn: Connection, resp: _Response, resume_code: str = "") -> ResponseState:
+        study = self._study_version(conn, resp.study_id, resp.version_hash)
+        return ResponseState(
+            id=resp.id,
+            study=study,
+            study_id=resp.study_id,
+            instrument_version=resp.version_hash,
+            language=resp.language,
+            status=resp.status,
+            resume_code=resume_code,
+            page=self._view(study, resp),
+            answers=dict(resp.answers),
+            is_test=resp.is_test,
+        )
+
+    def state(self, response_id: str) -> ResponseState:
+        """The response as it stands (its resume code is not known here, so it is empty)."""
+        with self.engine.connect() as conn:
+            return self._state(conn, self._read(conn, response_id))
+
+    def resume(self, resume_code: str) -> ResponseState:
+        """The response a typed resume code belongs to; unknown → `ResponseNotFound`."""
+        code = resume_codes.normalise(resume_code)
+        if code is None:
+            raise ResponseNotFound()
+        with self.engine.connect() as conn:
+            resp = self._read(conn, resume_hash=resume_codes.code_hash(code))
+            return self._state(conn, resp, resume_codes.display(code))
+
+    def authorize(self, response_id: str, resume_code: str) -> ResponseState:
+        """The response, if `resume_code` is its code; otherwise `ResponseNotFound` (the same
+        error as an unknown id, so a caller learns nothing about which part was wrong)."""
+        code = resume_codes.normalise(resume_code) or ""
+        given = resume_codes.code_hash(code)
+        with self.engine.connect() as conn:
+            stored = conn.execute(
+                sa.select(responses.c.resume_hash).where(responses.c.id == response_id)
+            ).scalar()
+            if stored is None or not code or not hmac.compare_digest(stored, given):
+                raise ResponseNotFound()
+            return self._state(conn, self._read(conn, response_id), resume_codes.display(code))
+
+    # --- fieldwork checks ----------------------------------------------------------------------
+
+    def _check_open(self, conn: Connection, study_id: str, *, test: bool) -> sa.Row[Any]:
+        row = conn.execute(sa.select(studies).where(studies.c.id == study_id)).first()
+        if row is None or row.current_version is None:
+            raise StudyNotFound(f"no study {study_id!r}", study=study_id)
+        now = self._clock()
+        if row.status == "draft" and test:
+            return row
+        if row.status != "open":
+            raise StudyClosed(f"study {study_id!r} is {row.status}", study=study_id)
+        if row.opens_at is not None and now < row.opens_at:
+            raise StudyClosed(f"study {study_id!r} opens at {row.opens_at:%Y-%m-%d %H:%M}")
+        if row.closes_at is not None and now >= row.closes_at:
+            raise StudyClosed(f"study {study_id!r} closed at {row.closes_at:%Y-%m-%d %H:%M}")
+        return row
+
+    # --- starting ------------------------------------------------------------------------------
+
+    def start(
+        self,
+        study_id: str,
+        *,
+        language: str | None = None,
+        source: str | None = None,
+        test: bool = False,
+    ) -> ResponseState:
+        """A new response on the study's current version, on its first page. The returned
+        state carries the resume code in clear: the only moment it is known."""
+        for attempt in range(3):
+            code = resume_codes.new_code()
+            try:
+                return self._start(study_id, language, source, test, code)
+            except IntegrityError:
+                # A resume-code collision (one in 2**50 per pair); draw another code.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start(
+        self, study_id: str, language: str | None, source: str | None, test: bool, code: str
+    ) -> ResponseState:
+        now = self._clock()
+        with write_transaction(self.engine) as conn:
+            row = self._check_open(conn, study_id, test=test)
+            if row.max_completes is not None and not test:
+                done = conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(responses)
+                    .where(
+                        responses.c.study_id == study_id,
+                        responses.c.status == ResponseStatus.COMPLETED.value,
+                        responses.c.is_test == sa.false(),
+                    )
+                ).scalar_one()
+                if done >= row.max_completes:
+                    raise StudyClosed(f"study {study_id!r} has all its completes", study=study_id)
+            study = self._study_version(conn, study_id, row.current_version)
+            first = conditions.next_page(study, -1, {}, now.date())
+            resp = _Response(
+                id=uuid.uuid4().hex,
+                study_id=study_id,
+                version_hash=row.current_version,
+                language=language if language in study.languages else study.default_language,
+                status=ResponseStatus.ACTIVE if first is not None else ResponseStatus.COMPLETED,
+                is_test=test,
+                current_page=study.pages[first].id if first is not None else None,
+                path=[],
+                seed=secrets.randbits(_SEED_BITS),
+                orders={},
+                answers={},
+            )
+            if first is not None:
+                resp.orders = conditions.new_orders(study, study.pages[first], resp.seed, {})
+            conn.execute(
+                responses.insert().values(
+                    id=resp.id,
+                    study_id=study_id,
+                    version_hash=resp.version_hash,
+                    language=resp.language,
+                    # Only tags the study lists: a free-form tag could carry anything.
+                    source=source if source in study.sources else None,
+                    status=resp.status.value,
+                    is_test=test,
+                    current_page=resp.current_page,
+                    path=resp.path,
+                    seed=resp.seed,
+                    orders=resp.orders,
+                    resume_hash=resume_codes.code_hash(code),
+                    started_at=now,
+                    completed_at=None if first is not None else now,
+                    updated_at=now,
+                )
+            )
+            if resp.current_page is not None:
+                self._event(conn, resp.id, resp.current_page, "shown", now)
+            return self._state(conn, resp, resume_codes.display(code))
+
+    # --- answering -----------------------------------------------------------------------------
+
+    def submit_page(
+        self,
+        response_id: str,
+        page_id: str,
+        answers: Mapping[str, Any],
+        *,
+        from_form: bool = False,
+    ) -> SubmitResult:
+        """Validate and store the answers of the current page, then move to the next relevant
+        page (or complete). On any error nothing is stored and the state is unchanged."""
+        now = self._clock()
+        with write_transaction(self.engine) as conn:
+            resp = self._read(conn, response_id)
+            self._check_active(resp)
+            self._check_open(conn, resp.study_id, test=resp.is_test)
+            if resp.current_page != page_id:
+                raise StalePage(f"page {page_id!r} is not the current page", page=page_id)
+            study = self._study_version(conn, resp.study_id, resp.version_hash)
+            outcome = self._validate(study, resp, answers, from_form)
+            if isinstance(outcome, tuple):
+                state = self._state(conn, resp)
+                return SubmitResult(state=state, errors=outcome, submitted=dict(answers))
+            page = study.pages[conditions.page_index(study, page_id)]
+            if outcome.refused:
+                self._refuse(conn, resp, page_id, now)
+            else:
+                self._advance(conn, study, page, resp, outcome.values, now)
+            return SubmitResult(state=self._state(conn, resp), submitted=dict(answers))
+
+    def _check_active(self, resp: _Response) -> None:
+        if resp.status is not ResponseStatus.ACTIVE:
+            raise ResponseFinished(f"the response is {resp.status.value}", status=resp.status)
+
+    def _validate(
+        self, study: Study, resp: _Response, raw: Mapping[str, Any], from_form: bool
+    ) -> _Accepted | tuple[ItemError, ...]:
+        assert resp.current_page is not None
+        page = study.pages[conditions.page_index(study, resp.current_page)]
+        today = self._today()
+        owner: dict[str, Item] = {v: item for item in page.items for v in item.variables()}
+        shown = {item.id for item in conditions.shown_items(page, resp.answers, today)}
+        errors: dict[str, ItemError] = {}
+        given: dict[str, AnswerValue] = {}
+        for variable, value in raw.items():
+            item = owner.get(variable)
+            if item is None:
+                errors[variable] = ItemError(variable=variable, code=UNKNOWN_ITEM)
+                continue
+            coerced = coerce_answer(study, item, variable, value, from_form=from_form)
+            if item.id not in shown:
+                # Hidden by answers on earlier pages: the respondent never saw it.
+                if coerced is not None:
+                    errors[variable] = ItemError(variable=variable, code=NOT_RELEVANT)
+                continue
+            if isinstance(coerced, ItemError):
+                errors[variable] = coerced
+            elif coerced is not None:
+                given[variable] = coerced
+        merged = {v: a for v, a in resp.answers.items() if v not in owner}
+        merged.update(given)
+        visible, values = conditions.clean_answers(study, merged, today)
+        on_page = [item for item in page.items if item.id in shown and item.id in visible]
+        # Items hidden by another answer on this same page: what was typed in them is dropped
+        # without complaint (a page without JavaScript shows them all).
+        hidden_here = {
+            v
+            for item in page.items
+            if item.id in shown and item.id not in visible
+            for v in item.variables()
+        }
+        errors = {v: e for v, e in errors.items() if v not in hidden_here}
+        for item in on_page:
+            if item.type is ItemType.CONSENT and values.get(item.id) == 0:
+                return _Accepted(values=values, refused=True)
+        for item in on_page:
+            required = conditions.is_required(item, values, today)
+            for variable in item.variables():
+                if variable in errors:
+                    continue
+                value = values.get(variable)
+                if value is None:
+                    if required:
+                        errors[variable] = ItemError(variable=variable, code=REQUIRED)
+                    continue
+                problem = check_constraint(
+                    item, variable, value, values, resp.language, today=today
+                )
+                if problem is not None:
+                    errors[variable] = problem
+        if errors:
+            order = {v: i for i, v in enumerate(study.variables())}
+            return tuple(sorted(errors.values(), key=lambda e: order.get(e.variable, len(order))))
+        return _Accepted(values=values, refused=False)
+
+    def _advance(
+        self,
+        conn: Connection,
+        study: Study,
+        page: Page,
+        resp: _Response,
+        values: dict[str, AnswerValue],
+        now: datetime,
+    ) -> None:
+        variables = conditions.page_variables(page)
+        gone = [v for v in resp.answers if v not in values]
+        changed = [v for v in variables if v in values and resp.answers.get(v) != values[v]]
+        self._delete_answers(conn, resp.id, gone + [v for v in changed if v in resp.answers])
+        if changed:
+            conn.execute(
+                answers_table.insert(),
+                [
+                    {
+                        "response_id": resp.id,
+                        "variable": v,
+                        "value": values[v],
+                        "page_id": page.id,
+                        "updated_at": now,
+                    }
+                    for v in changed
+                ],
+            )
+        resp.answers = values
+        self._event(conn, resp.id, page.id, "submitted", now)
+        resp.path.append(page.id)
+        following = conditions.next_page(
+            study, conditions.page_index(study, page.id), values, now.date()
+        )
+        update: dict[str, Any] = {"path": resp.path, "updated_at": now}
+        if following is None:
+            resp.status = ResponseStatus.COMPLETED
+            resp.current_page = None
+            update.update(status=resp.status.value, current_page=None, completed_at=now)
+        else:
+            target = study.pages[following]
+            resp.current_page = target.id
+            resp.orders.update(conditions.new_orders(study, target, resp.seed, resp.orders))
+            update.update(current_page=target.id, orders=resp.orders)
+            self._event(conn, resp.id, target.id, "shown", now)
+        conn.execute(responses.update().where(responses.c.id == resp.id).values(**update))
+
+    def _refuse(self, conn: Connection, resp: _Response, page_id: str, now: datetime) -> None:
+        """Consent was refused: end politely and keep nothing but the count of refusals."""
+        self._delete_answers(conn, resp.id, None)
+        self._event(conn, resp.id, page_id, "submitted", now)
+        conn.execute(
+            responses.update()
+            .where(responses.c.id == resp.id)
+            .values(status=ResponseStatus.REFUSED.value, current_page=None, updated_at=now)
+        )
+        if not resp.is_test:
+            conn.execute(
+                studies.update()
+                .where(studies.c.id == resp.study_id)
+                .values(refusals=studies.c.refusals + 1)
+            )
+        resp.status = ResponseStatus.REFUSED
+        resp.current_page = None
+        resp.answers = {}
+
+    def _delete_answers(
+        self, conn: Connection, response_id: str, variables: Iterable[str] | None
+    ) -> None:
+        query = answers_table.delete().where(answers_table.c.response_id == response_id)
+        if variables is not None:
+            names = list(variables)
+            if not names:
+                return
+            query = query.where(answers_table.c.variable.in_(names))
+        conn.execute(query)
+
+    def _event(
+        self, conn: Connection, response_id: str, page_id: str, event: str, at: datetime
+    ) -> None:
+        conn.execute(
+            page_events.insert().values(
+                response_id=response_id, page_id=page_id, event=event, at=at
+            )
+        )
+
+    # --- moving and leaving --------------------------------------------------------------------
+
+    def back(self, response_id: str, *, page_id: str | None = None) -> ResponseState:
+        """Return to the previously submitted page (answers are kept). With `page_id`, only if
+        that is still the current page, so a double-clicked back goes back once."""
+        now = self._clock()
+        with write_transaction(self.engine) as conn:
+            resp = self._read(conn, response_id)
+            self._check_active(resp)
+            if page_id is not None and page_id != resp.current_page:
+                raise StalePage(f"page {page_id!r} is not the current page", page=page_id)
+            if not resp.path or resp.current_page is None:
+                return self._state(conn, resp)
+            study = self._study_version(conn, resp.study_id, resp.version_hash)
+            previous = resp.path.pop()
+            self._event(conn, resp.id, resp.current_page, "back", now)
+            self._event(conn, resp.id, previous, "shown", now)
+            resp.current_page = previous
+            resp.orders.update(
+                conditions.new_orders(
+                    study,
+                    study.pages[conditions.page_index(study, previous)],
+                    resp.seed,
+                    resp.orders,
+                )
+            )
+            conn.execute(
+                responses.update()
+                .where(responses.c.id == resp.id)
+                .values(current_page=previous, path=resp.path, orders=resp.orders, updated_at=now)
+            )
+            return self._state(conn, resp)
+
+    def set_language(self, response_id: str, language: str) -> ResponseState:
+        """Switch the response's language; a language the study lacks gives its default."""
+        now = self._clock()
+        with write_transaction(self.engine) as conn:
+            resp = self._read(conn, response_id)
+            study = self._study_version(conn, resp.study_id, resp.version_hash)
+            resp.language = language if language in study.languages else study.default_language
+            conn.execute(
+                responses.update()
+                .where(responses.c.id == resp.id)
+                .values(language=resp.language, updated_at=now)
+            )
+            return self._state(conn, resp)
+
+    def withdraw(self, resume_code: str) -> ResponseState:
+        """Delete every answer of the response the code belongs to and mark it withdrawn."""
+        code = resume_codes.normalise(resume_code)
+        if code is None:
+            raise ResponseNotFound()
+        now = self._clock()
+        with write_transaction(self.engine) as conn:
+            resp = self._read(conn, resume_hash=resume_codes.code_hash(code))
+            self._delete_answers(conn, resp.id, None)
+            if resp.status is not ResponseStatus.REFUSED:
+                resp.status = ResponseStatus.WITHDRAWN
+            resp.current_page = None
+            resp.answers = {}
+            conn.execute(
+                responses.update()
+                .where(responses.c.id == resp.id)
+                .values(status=resp.status.value, current_page=None, updated_at=now)
+            )
+            return self._state(conn, resp, resume_codes.display(code))
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    """A page that passed validation: all answers after it, or a refusal of consent."""
+
+    values: dict[str, AnswerValue]
+    refused: bool
