@@ -157,17 +157,17 @@ def test_scale_scores_are_means_after_reverse_keying() -> None:
     lay = layout(with_scores=True)
     row = _row(lay, record("r1", FULL, path=ALL_PAGES))
     # br_3 = 2 reversed on 1..5 is 4; br_4 is weet ik niet, so 3 of 4 items count.
-    assert row["score_beslisruimte"] == pytest.approx((5 + 4 + 4) / 3)
-    assert row["score_prestatiedruk"] == pytest.approx((3 + 2 + 5) / 3)
+    assert row["beslisruimte"] == pytest.approx((5 + 4 + 4) / 3)
+    assert row["prestatiedruk"] == pytest.approx((3 + 2 + 5) / 3)
     sparse = {**FULL, "br_1": None, "br_2": None}
-    assert _row(lay, record("r2", sparse, path=ALL_PAGES))["score_beslisruimte"] is None
+    assert _row(lay, record("r2", sparse, path=ALL_PAGES))["beslisruimte"] is None
 
 
 def test_variable_names_spss_and_stata_cannot_take_are_named() -> None:
     problems = variable_name_problems(["ok_name", "x" * 33, "with", "Ok_Name"])
     assert len(problems) == 3
-    assert "longer than 32" in problems[0]
-    assert "'with': a reserved word" in problems[1]
+    assert "33 characters long; Stata allows at most 32" in problems[0]
+    assert "'with' is a reserved word in SPSS and Stata" in problems[1]
     assert "occurs twice" in problems[2]
 
 
@@ -179,5 +179,5 @@ def test_layout_refuses_a_study_whose_names_stata_cannot_take() -> None:
     pages = list(study.pages)
     pages[1] = page.model_copy(update={"items": (*page.items[:3], item, *page.items[4:])})
     study = study.model_copy(update={"pages": tuple(pages)})
-    with pytest.raises(ExportError, match=f"'{long_id}': longer than 32"):
+    with pytest.raises(ExportError, match=f"'{long_id}' is 40 characters long"):
         TableLayout(study, ExportOptions(), lambda _e, _a: True)

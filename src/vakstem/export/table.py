@@ -10,13 +10,13 @@ more than one row, so a caller can stream any number of responses through it.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from vakstem.export.missing import ExportError, MissingCodes, MissingReason, missing_codes_of
+from vakstem.instrument.names import multiple_choice_column, name_problems
 from vakstem.instrument.schema import Choice, Item, ItemType, Page, Study, text_in
 
 #: A cell of the table: text, a whole number (codes included), a decimal, a date, a UTC time.
@@ -117,43 +117,33 @@ _META_LABELS: dict[str, tuple[str, str]] = {
 _YES_NO = {"nl": {0: "nee", 1: "ja"}, "en": {0: "no", 1: "yes"}}
 _SELECTED = {"nl": {0: "niet gekozen", 1: "gekozen"}, "en": {0: "not selected", 1: "selected"}}
 
-#: Words neither SPSS nor Stata accept as a variable name.
-_RESERVED = {
-    "all", "and", "by", "eq", "ge", "gt", "le", "lt", "ne", "not", "or", "to", "with",
-    "_all", "_b", "byte", "_coef", "_cons", "double", "float", "if", "in", "int", "long",
-    "_n", "_pi", "_pred", "_rc", "_skip", "strl", "using",
-}  # fmt: skip
-_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-#: Stata's limit; SPSS allows 64 bytes.
-MAX_NAME_LENGTH = 32
-
 
 def variable_name_problems(names: Iterable[str]) -> list[str]:
-    """Why each of `names` cannot be a variable in SPSS and Stata (empty when all are fine)."""
+    """Why each of `names` cannot be a variable in SPSS and Stata (empty when all are fine).
+
+    The rules are the instrument validator's (`vakstem.instrument.names`), which already refuses
+    such names at study load; checking again here covers studies stored before that check and
+    the metadata and score columns the export adds.
+    """
     problems = []
     seen: set[str] = set()
     for name in names:
-        if not _NAME_RE.match(name):
-            problems.append(
-                f"{name!r}: only letters, digits and _ are allowed, starting with a letter"
-            )
-        elif len(name) > MAX_NAME_LENGTH:
-            problems.append(f"{name!r}: longer than {MAX_NAME_LENGTH} characters (Stata's limit)")
-        elif name.lower() in _RESERVED or re.fullmatch(r"str[0-9]+", name.lower()):
-            problems.append(f"{name!r}: a reserved word in SPSS or Stata")
+        problems.extend(name_problems(name))
         if name.lower() in seen:
-            problems.append(f"{name!r}: occurs twice (SPSS does not tell case apart)")
+            problems.append(f"{name!r} occurs twice (SPSS does not tell case apart)")
         seen.add(name.lower())
     return problems
 
 
 def option_column(variable: str, code: int) -> str:
     """Column name of one option of a multiple-choice item: `q_2`, or `q_m1` for code −1."""
-    return f"{variable}_{code}" if code >= 0 else f"{variable}_m{abs(code)}"
+    return multiple_choice_column(variable, code)
 
 
-def score_column(scale_id: str) -> str:
-    return f"score_{scale_id}"
+def score_column(study: Study, scale_id: str) -> str:
+    """A scale score's column: the scale id (as the validator checks it), or `score_<id>` when
+    the id is also a variable."""
+    return f"score_{scale_id}" if scale_id in study.variables() else scale_id
 
 
 def _is_open(item: Item) -> bool:
@@ -320,7 +310,7 @@ class TableLayout:
             for scale in self.study.scales:
                 cols.append(
                     Column(
-                        score_column(scale.id), self._t(scale.label), Kind.DECIMAL,
+                        score_column(self.study, scale.id), self._t(scale.label), Kind.DECIMAL,
                         Measure.SCALE, width=8, role="score",
                     )
                 )  # fmt: skip
