@@ -8,10 +8,12 @@ import re
 from collections.abc import Iterator
 
 import pytest
-import yaml
 
+from vakstem.analysis.sem.syntax import expression_names, parse_model
 from vakstem.instrument.expressions import compile_expression, evaluate, is_true
+from vakstem.instrument.loader import load_study_file
 from vakstem.instrument.schema import Item, ItemType, Study, Text
+from vakstem.instrument.validate import check_file
 from vakstem.studies.klantmanagers import STUDY_FILE
 from vakstem.studies.klantmanagers.organisations import (
     OTHER_ORGANISATION,
@@ -52,7 +54,13 @@ LANGUAGES = ("nl", "en")
 
 @pytest.fixture(scope="module")
 def study() -> Study:
-    return Study.model_validate(yaml.safe_load(STUDY_FILE.read_text(encoding="utf-8")))
+    return load_study_file(STUDY_FILE)
+
+
+def test_study_file_passes_the_validator_without_problems() -> None:
+    study, problems = check_file(STUDY_FILE)
+    assert study is not None
+    assert [str(p) for p in problems] == []
 
 
 def _item_of_variable(study: Study) -> dict[str, Item]:
@@ -206,27 +214,22 @@ def test_the_plan_models_name_only_numeric_items_scales_dummies_and_latents(stud
 
 
 def _model_names(syntax: str) -> tuple[set[str], set[str], set[str]]:
-    """Latent names, other variable names and parameter labels of a lavaan model."""
-    latents: set[str] = set()
-    observed: set[str] = set()
-    labels: set[str] = set()
-    for raw in syntax.splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if not line or ":=" in line:
-            continue
-        lhs, op, rhs = re.split(r"(=~|~~|~)", line, maxsplit=1)
-        (latents if op == "=~" else observed).add(lhs.strip())
-        for term in rhs.split("+"):
-            parts = term.strip().split("*")
-            if len(parts) == 2:
-                labels.add(parts[0].strip())
-            observed.add(parts[-1].strip())
+    """Latent names, other variable names and parameter labels of a lavaan model, read with
+    the analysis engine's own parser (every defined parameter must use known labels)."""
+    parsed = parse_model(syntax)
+    latents = {f.lhs for f in parsed.formulas if f.op == "=~"}
+    observed = {f.lhs for f in parsed.formulas if f.op != "=~"}
+    observed |= {f.term.name for f in parsed.formulas if f.term.name != "1"}
+    labels = {label for f in parsed.formulas for label in f.term.labels if label}
+    for definition in parsed.definitions:
+        assert set(expression_names(definition.expression)) <= labels, definition.text
     return latents, observed, labels
 
 
 def test_the_plan_declares_cluster_groups_and_indirect_effects(study: Study) -> None:
     assert study.analysis.cluster == "organisatie"
-    assert study.analysis.groups == ("org_type", "language")
+    assert study.analysis.groups == ("org_type",)
+    assert study.analysis.settings["invariance"]["groups"] == ["org_type", "language"]
     sem = next(m for m in study.analysis.models if m.id == "sem_amo")
     for effect in ("ind_A", "ind_M", "ind_O"):
         assert re.search(rf"^{effect} :=", sem.syntax, re.MULTILINE)
