@@ -38,6 +38,9 @@ from vakstem.instrument.schema import Scale, Study, text_in
 
 Matrix = npt.NDArray[np.float64]
 
+#: One common factor is identified from three indicators on.
+OMEGA_MIN_ITEMS = 3
+
 #: Fewest rows that must answer every pair of items jointly for a covariance to be usable.
 MIN_PAIR_ROWS = 3
 
@@ -246,8 +249,17 @@ def _prepare(
     scale: str,
 ) -> _Prepared:
     """Validate an item matrix (already reverse-keyed) and drop rows without any answer."""
-    frame = pd.DataFrame(x, columns=list(items) if items is not None else None)
-    names = tuple(str(c) for c in frame.columns)
+    frame = pd.DataFrame(x)
+    if items is not None:
+        if len(items) != frame.shape[1]:
+            raise ReliabilityError(
+                f"scale {scale!r}: {len(items)} item names for {frame.shape[1]} columns"
+            )
+        frame.columns = pd.Index(list(items))
+    elif not isinstance(x, pd.DataFrame):
+        frame.columns = pd.Index([f"V{i + 1}" for i in range(frame.shape[1])])
+    frame.columns = pd.Index([str(c) for c in frame.columns])
+    names = tuple(frame.columns)
     if len(names) < 2:
         raise ReliabilityError(
             f"scale {scale!r} has {len(names)} item(s); reliability needs at least 2"
@@ -507,6 +519,11 @@ def mcdonald_omega(
     fitted to the pairwise correlation matrix (``cor(x, use = "pairwise")``), as psych does.
     """
     p = _prepare(x, items, reverse, scale)
+    if len(p.items) < OMEGA_MIN_ITEMS:
+        raise ReliabilityError(
+            f"scale {scale!r} has {len(p.items)} items; omega needs at least "
+            f"{OMEGA_MIN_ITEMS} (one factor on two items is not identified)"
+        )
     r = _pairwise_cor(p.x)
     if not np.all(np.isfinite(r)):
         raise ReliabilityError(f"scale {scale!r}: the item correlations could not be computed")
@@ -539,12 +556,12 @@ def mcdonald_omega(
 
 @dataclass(frozen=True)
 class ScaleReliability:
-    """Alpha and omega of one declared scale."""
+    """Alpha and omega of one declared scale (omega is None for a two-item scale)."""
 
     scale: str
     label: str
     alpha: AlphaResult
-    omega: OmegaResult
+    omega: OmegaResult | None
     missing: Literal["pairwise"] = "pairwise"
 
     def to_dict(self) -> dict[str, Any]:
@@ -553,7 +570,7 @@ class ScaleReliability:
             "label": self.label,
             "missing": self.missing,
             "alpha": self.alpha.to_dict(),
-            "omega": self.omega.to_dict(),
+            "omega": None if self.omega is None else self.omega.to_dict(),
         }
 
 
@@ -573,7 +590,11 @@ def scale_reliability(
         scale=scale.id,
         label=text_in(scale.label, study.default_language),
         alpha=cronbach_alpha(x, reverse=scale.reverse, scale=scale.id),
-        omega=mcdonald_omega(x, reverse=scale.reverse, scale=scale.id),
+        omega=(
+            mcdonald_omega(x, reverse=scale.reverse, scale=scale.id)
+            if len(scale.items) >= OMEGA_MIN_ITEMS
+            else None
+        ),
     )
 
 
@@ -628,7 +649,7 @@ def reliability_table(
                 "n": a.n,
                 "raw_alpha": a.raw_alpha,
                 "std_alpha": a.std_alpha,
-                "omega_tot": rel.omega.omega_tot,
+                "omega_tot": float("nan") if rel.omega is None else rel.omega.omega_tot,
                 "average_r": a.average_r,
                 "min_r_drop": min(s.r_drop for s in a.item_stats),
                 "missing": "pairwise",

@@ -32,6 +32,7 @@ data <- data[order(as.integer(data$row)), ]
 write.csv(data, "bfi_scales.csv", row.names = FALSE, na = "")
 
 alpha_ref <- function(x, keys) {
+  x <- x[rowSums(!is.na(x)) > 0, , drop = FALSE]
   a <- psych::alpha(x, keys = keys, warnings = FALSE)
   list(
     n_rows = nrow(x),
@@ -43,6 +44,7 @@ alpha_ref <- function(x, keys) {
 }
 
 omega_ref <- function(x, keys) {
+  x <- x[rowSums(!is.na(x)) > 0, , drop = FALSE]
   o <- suppressWarnings(suppressMessages(
     psych::omega(x, nfactors = 1, fm = "minres", key = keys, plot = FALSE)
   ))
@@ -81,6 +83,11 @@ ref <- list(
     reverse = character(0),
     alpha = alpha_ref(a_items[, c("A2", "A3", "A5")], c(1, 1, 1)),
     omega = omega_ref(a_items[, c("A2", "A3", "A5")], c(1, 1, 1))
+  ),
+  # Two items: alpha only (a one-factor omega is not identified from two indicators).
+  agreeableness_2 = list(
+    reverse = character(0),
+    alpha = alpha_ref(a_items[, c("A2", "A3")], c(1, 1))
   )
 )
 write_json(ref, "reference.json", auto_unbox = TRUE, digits = NA, pretty = TRUE)

@@ -35,7 +35,9 @@ SCALES = {
     "agreeableness": ("a1", "a2", "a3", "a4", "a5"),
     "conscientiousness": ("c1", "c2", "c3", "c4", "c5"),
     "agreeableness_3": ("a2", "a3", "a5"),
+    "agreeableness_2": ("a2", "a3"),
 }
+WITH_OMEGA = ["agreeableness", "conscientiousness", "agreeableness_3"]
 
 
 def keyed(name: str) -> tuple[pd.DataFrame, tuple[str, ...]]:
@@ -61,7 +63,7 @@ def test_alpha_totals_equal_psych(name: str) -> None:
         close(result["total"][key], value, f"{name} total {key}")
 
 
-@pytest.mark.parametrize("name", ["agreeableness", "conscientiousness", "agreeableness_3"])
+@pytest.mark.parametrize("name", WITH_OMEGA)
 def test_alpha_if_item_dropped_equals_psych(name: str) -> None:
     x, reverse = keyed(name)
     ref = REFERENCE[name]["alpha"]
@@ -194,7 +196,7 @@ def test_reliability_of_a_scale_missing_from_the_data_is_a_clear_error() -> None
         reliability_table(bfi_study(), DATA.drop(columns=["a1"]))
 
 
-@pytest.mark.parametrize("name", list(SCALES))
+@pytest.mark.parametrize("name", WITH_OMEGA)
 def test_omega_total_equals_psych_one_factor_minres(name: str) -> None:
     x, reverse = keyed(name)
     ref = REFERENCE[name]["omega"]
@@ -239,3 +241,33 @@ def test_omega_of_a_zero_variance_item_is_refused() -> None:
     df = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [2.0, 2.0, 2.0, 2.0], "c": [1, 3, 2, 4]})
     with pytest.raises(ReliabilityError, match=r"item 'b' has zero variance"):
         mcdonald_omega(df, scale="s")
+
+
+def test_alpha_if_dropped_of_a_two_item_scale_is_not_a_number() -> None:
+    # psych prints a covariance ratio there; a single item has no alpha, so we say NaN.
+    x, _ = keyed("agreeableness_2")
+    drops = cronbach_alpha(x).alpha_drop
+    assert all(math.isnan(d.raw_alpha) and math.isnan(d.std_alpha) for d in drops)
+
+
+def test_omega_of_a_two_item_scale_is_refused_and_left_out_of_the_table() -> None:
+    x, _ = keyed("agreeableness_2")
+    with pytest.raises(ReliabilityError, match=r"omega needs at least 3"):
+        mcdonald_omega(x, scale="pair")
+    study = bfi_study((Scale(id="pair", label="Pair", items=SCALES["agreeableness_2"]),))
+    table = reliability_table(study, DATA)
+    assert math.isnan(table.loc[2, "omega_tot"])
+    close(
+        table.loc[2, "raw_alpha"], REFERENCE["agreeableness_2"]["alpha"]["total"]["raw_alpha"], ""
+    )
+
+
+def test_complete_data_alpha_equals_the_textbook_formula() -> None:
+    # Independent of psych: k/(k-1) * (1 - sum of item variances / variance of the sum).
+    x, _ = keyed("agreeableness")
+    complete = x.dropna().to_numpy()
+    k = complete.shape[1]
+    textbook = (
+        k / (k - 1) * (1 - complete.var(axis=0, ddof=1).sum() / complete.sum(axis=1).var(ddof=1))
+    )
+    assert cronbach_alpha(complete, reverse=()).raw_alpha == pytest.approx(textbook, abs=1e-12)
