@@ -41,6 +41,9 @@ Matrix = npt.NDArray[np.float64]
 #: One common factor is identified from three indicators on.
 OMEGA_MIN_ITEMS = 3
 
+#: A uniqueness at psych's lower bound (0.005) or below marks a Heywood case.
+HEYWOOD_UNIQUENESS = 0.005 + 1e-6
+
 #: Fewest rows that must answer every pair of items jointly for a covariance to be usable.
 MIN_PAIR_ROWS = 3
 
@@ -477,7 +480,8 @@ class OmegaResult:
     loadings: tuple[float, ...]
     h2: tuple[float, ...]
     u2: tuple[float, ...]
-    #: A communality at or above 1 (Heywood case): omega is then an upper bound at best.
+    #: A uniqueness at the 0.005 bound, i.e. a communality of about 1 or more (Heywood case):
+    #: the one-factor model does not fit and omega should not be reported as is.
     heywood: bool
     converged: bool
     fm: Literal["minres"] = "minres"
@@ -546,7 +550,7 @@ def mcdonald_omega(
         loadings=tuple(float(v) for v in load),
         h2=tuple(float(v) for v in h2),
         u2=tuple(float(v) for v in u2),
-        heywood=bool(np.any(h2 >= 1.0 - 1e-6)),
+        heywood=bool(np.any(u2 <= HEYWOOD_UNIQUENESS)),
         converged=solution.converged,
     )
 

@@ -271,3 +271,15 @@ def test_complete_data_alpha_equals_the_textbook_formula() -> None:
         k / (k - 1) * (1 - complete.var(axis=0, ddof=1).sum() / complete.sum(axis=1).var(ddof=1))
     )
     assert cronbach_alpha(complete, reverse=()).raw_alpha == pytest.approx(textbook, abs=1e-12)
+
+
+def test_heywood_case_is_flagged() -> None:
+    # r12 r13 / r23 = 0.81 / 0.65 > 1: the first item's communality is pushed past 1.
+    r = np.array([[1.0, 0.9, 0.9], [0.9, 1.0, 0.65], [0.9, 0.65, 1.0]])
+    rng = np.random.default_rng(7)
+    x = rng.multivariate_normal(np.zeros(3), r, size=2000)
+    result = mcdonald_omega(x, scale="h")
+    assert result.heywood
+    assert result.items == ("V1", "V2", "V3")
+    ordinary, _ = keyed("agreeableness_3")
+    assert not mcdonald_omega(ordinary).heywood
