@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vakstem.analysis.scoring import (
     ScoringError,
@@ -173,3 +175,24 @@ def test_reverse_item_outside_the_scale_is_an_error() -> None:
     df = pd.DataFrame({"a": [1], "b": [2], "c": [3]})
     with pytest.raises(ScoringError, match=r"reverse-keyed item\(s\) c are not items"):
         score_scale(df, scale, bounds={"c": (1, 5)})
+
+
+answers = st.lists(st.sampled_from([1, 2, 3, 4, 5, 9, None]), min_size=3, max_size=3)
+
+
+@given(st.lists(answers, min_size=1, max_size=20))
+@settings(max_examples=60, deadline=None)
+def test_scores_stay_on_the_answer_scale_and_follow_the_two_thirds_rule(
+    rows: list[list[int | None]],
+) -> None:
+    study = make_study()
+    df = pd.DataFrame(rows, columns=["q1", "q2", "q3"], dtype="float64")
+    scores = scale_scores(study, df)["sc"]
+    for row, score in zip(rows, scores, strict=True):
+        answered = [v for v in row if v not in (None, 9)]
+        if len(answered) >= 2:
+            assert 1.0 <= score <= 5.0
+            keyed = [v if i < 2 else 6 - v for i, v in enumerate(row) if v not in (None, 9)]
+            assert score == pytest.approx(sum(keyed) / len(keyed))
+        else:
+            assert math.isnan(score)
