@@ -1,0 +1,217 @@
+"""The respondent JSON API under `/api/v1`: the same service as the HTML pages, described by
+pydantic models so `/openapi.json` documents every request and response.
+
+The respondent authenticates with the resume code (`Authorization: Bearer <code>`). A missing or
+wrong code is a 404, exactly like an unknown response, so the API never reveals that a response
+exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Header
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import JSONResponse
+
+from vakstem.instrument.schema import ItemType, Study
+from vakstem.service.types import (
+    ItemError,
+    ResponseNotFound,
+    ResponseState,
+    StalePage,
+)
+from vakstem.web.context import WebContext
+from vakstem.web.render import page_json
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StartIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    language: str | None = Field(default=None, max_length=8, description="e.g. `nl` or `en`")
+    source: str | None = Field(
+        default=None, max_length=64, description="Source tag; stored only when the study lists it"
+    )
+
+
+class SubmitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    answers: dict[str, Any] = Field(
+        description="Variable id -> value: a choice code (int), a list of codes (multiple "
+        "choice), a number, a string (text; a date as YYYY-MM-DD), 1/0 for consent, or null."
+    )
+
+
+class ChoiceOut(_Out):
+    code: int
+    label: str
+    missing: bool
+
+
+class RowOut(_Out):
+    id: str
+    text: str
+
+
+class ItemOut(_Out):
+    id: str
+    type: ItemType
+    required: bool
+    text: str
+    hint: str | None
+    choices: list[ChoiceOut]
+    rows: list[RowOut]
+    min: float | None
+    max: float | None
+    max_length: int | None
+
+
+class PageOut(_Out):
+    id: str
+    title: str | None
+    index: int = Field(description="0-based position among all pages")
+    total: int
+    items: list[ItemOut]
+
+
+class StartOut(_Out):
+    id: str
+    resume_code: str = Field(description="Keep it: it is the only way back to this response")
+    page: PageOut | None
+    completed: bool
+
+
+class StateOut(_Out):
+    id: str
+    status: str
+    language: str
+    page: PageOut | None
+    answers: dict[str, Any]
+    completed: bool
+
+
+class Detail(_Out):
+    detail: str
+
+
+class StaleOut(_Out):
+    detail: str
+    state: StateOut
+
+
+class ErrorOut(_Out):
+    code: str
+    message: str
+
+
+class ErrorsOut(_Out):
+    detail: str | None = None
+    errors: dict[str, list[ErrorOut]]
+
+
+def _variable_item(study: Study, variable: str) -> Any:
+    for _page, item in study.items():
+        if variable in item.variables():
+            return item
+    return None
+
+
+def build_router(web: WebContext) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["respondent"])
+    service = web.service
+    not_found: dict[int | str, dict[str, Any]] = {404: {"model": Detail}}
+
+    def page_out(state: ResponseState) -> PageOut | None:
+        if state.page is None:
+            return None
+        return PageOut.model_validate(
+            page_json(state.study, state.page, language=state.language, catalogues=web.catalogues)
+        )
+
+    def state_out(state: ResponseState) -> StateOut:
+        return StateOut(
+            id=state.id,
+            status=state.status.value,
+            language=state.language,
+            page=page_out(state),
+            answers=dict(state.answers),
+            completed=state.completed,
+        )
+
+    def authorized(response_id: str, authorization: str | None) -> ResponseState:
+        scheme, _, code = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not code.strip():
+            raise ResponseNotFound()
+        return service.authorize(response_id, code.strip())
+
+    def errors_json(state: ResponseState, errors: tuple[ItemError, ...]) -> dict[str, Any]:
+        out: dict[str, list[dict[str, str]]] = {}
+        for error in errors:
+            item = _variable_item(state.study, error.variable)
+            message = web.catalogues.item_error(state.language, error, item)
+            out.setdefault(error.variable, []).append({"code": error.code, "message": message})
+        return {"errors": out}
+
+    @router.post(
+        "/studies/{study_id}/responses",
+        status_code=201,
+        responses={**not_found, 409: {"model": Detail}},
+        summary="Start a response",
+    )
+    def start(study_id: str, body: StartIn | None = None) -> StartOut:
+        body = body or StartIn()
+        state = service.start(study_id, language=body.language, source=body.source)
+        return StartOut(
+            id=state.id,
+            resume_code=state.resume_code,
+            page=page_out(state),
+            completed=state.completed,
+        )
+
+    @router.get("/responses/{response_id}", responses=not_found, summary="The current page")
+    def get_state(response_id: str, authorization: str | None = Header(default=None)) -> StateOut:
+        return state_out(authorized(response_id, authorization))
+
+    @router.post(
+        "/responses/{response_id}/pages/{page_id}",
+        responses={
+            **not_found,
+            409: {"model": StaleOut, "description": "Not the current page, or finished"},
+            422: {"model": ErrorsOut, "description": "Per-variable validation errors"},
+        },
+        summary="Submit a page",
+        response_model=StateOut,
+    )
+    def submit(
+        response_id: str,
+        page_id: str,
+        body: SubmitIn,
+        authorization: str | None = Header(default=None),
+    ) -> StateOut | JSONResponse:
+        state = authorized(response_id, authorization)
+        try:
+            result = service.submit_page(state.id, page_id, body.answers, from_form=False)
+        except StalePage as exc:
+            current = service.state(state.id)
+            detail = web.catalogues.domain_message(current.language, exc.code)
+            stale = StaleOut(detail=detail, state=state_out(current))
+            return JSONResponse(stale.model_dump(mode="json"), status_code=409)
+        if not result.ok:
+            return JSONResponse(errors_json(result.state, result.errors), status_code=422)
+        return state_out(result.state)
+
+    @router.post(
+        "/responses/{response_id}/back",
+        responses={**not_found, 409: {"model": Detail}},
+        summary="Go back one page",
+    )
+    def back(response_id: str, authorization: str | None = Header(default=None)) -> StateOut:
+        state = authorized(response_id, authorization)
+        return state_out(service.back(state.id))
+
+    return router

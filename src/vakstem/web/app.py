@@ -1,0 +1,59 @@
+"""The FastAPI application of the respondent side: `create_app(settings, engine)`.
+
+Everything is passed in: no module-level settings, engines or services. `vakstem serve` with
+several workers builds the app through `create_app_from_env` (a factory uvicorn imports).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+from starlette.staticfiles import StaticFiles
+
+from vakstem.service.responses import ResponseService
+from vakstem.settings import Settings
+from vakstem.store import open_database
+from vakstem.web import api, respondent
+from vakstem.web.context import WebContext
+from vakstem.web.errors import install_error_handlers, request_error_response
+from vakstem.web.guard import GuardMiddleware
+from vakstem.web.i18n import Catalogues
+from vakstem.web.jinja import STATIC_DIR
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    """The web app for one deployment; opens (and migrates) the database when no engine is given."""
+    if engine is None:
+        engine = open_database(settings.resolved_database_url())
+    web = WebContext(
+        settings=settings,
+        engine=engine,
+        service=ResponseService(engine),
+        catalogues=Catalogues(default=settings.default_language),
+    )
+    app = FastAPI(
+        title="Vakstem respondent API",
+        version="1",
+        description="Fill in a Vakstem questionnaire: start a response, fetch and submit pages, "
+        "resume with the code. Authenticate with `Authorization: Bearer <resume_code>`.",
+        # The interactive docs load scripts from a CDN, which our CSP (rightly) forbids.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.web = web
+    app.include_router(respondent.build_router(web))
+    app.include_router(api.build_router(web))
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(
+        GuardMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        on_error=lambda scope, status, key: request_error_response(web, scope, status, key),
+    )
+    install_error_handlers(app, web)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` (several workers): settings from `VAKSTEM_*` variables."""
+    return create_app(Settings())

@@ -1,0 +1,410 @@
+"""The respondent's HTML pages: welcome, one page at a time, back, language switch, resume and
+the closing page.
+
+The respondent's URL carries the resume code (`/s/{study}/r/{code}`), so a response continues on
+any device without cookies. Viewing the anonymous link creates nothing (link previews and
+crawlers fetch it); the response is created when the welcome page is submitted. Every POST
+answers with a redirect (303) or with the same page showing what is wrong.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from vakstem.instrument.schema import ItemType, Study, text_in
+from vakstem.service.types import (
+    AnswerValue,
+    ItemError,
+    PageView,
+    ResponseFinished,
+    ResponseNotFound,
+    ResponseState,
+    ResponseStatus,
+    StalePage,
+    StudyClosed,
+)
+from vakstem.store.studies import get_study
+from vakstem.web.context import WebContext
+from vakstem.web.errors import WebError
+from vakstem.web.i18n import N_
+from vakstem.web.render import build_page, preview_page
+
+#: Form fields that are not answers start with an underscore; variable ids never do.
+PAGE_FIELD = "_page"
+CSRF_FIELD = "_csrf"
+
+Form = dict[str, list[str]]
+
+
+async def read_form(request: Request) -> Form:
+    """The urlencoded form body as name -> values (the guard middleware checked its UTF-8)."""
+    body = await request.body()
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not body:
+        return {}
+    if content_type != "application/x-www-form-urlencoded":
+        raise WebError(415, "form_type")
+    form: Form = {}
+    for name, value in parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict"):
+        form.setdefault(name, []).append(value)
+    return form
+
+
+def _first(form: Form, name: str) -> str:
+    values = form.get(name)
+    return values[0] if values else ""
+
+
+def form_answers(form: Form, view: PageView | None) -> dict[str, Any]:
+    """Answers of a submitted page: every variable shown on it (absent = unanswered, which is how
+    an unticked radio group arrives), plus any other named field so the service can reject it."""
+    answers: dict[str, Any] = {}
+    if view is not None:
+        for shown in view.items:
+            multiple = shown.item.type is ItemType.MULTIPLE
+            for variable in shown.item.variables():
+                values = form.get(variable, [])
+                answers[variable] = (
+                    [v for v in values if v != ""] if multiple else (values[0] if values else "")
+                )
+    for name, values in form.items():
+        if name.startswith("_") or name in answers:
+            continue
+        answers[name] = values if len(values) > 1 else values[0]
+    return answers
+
+
+def _clean_code(code: str) -> str:
+    return re.sub(r"[^0-9A-Za-z]", "", code).upper()
+
+
+def build_router(web: WebContext) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    service = web.service
+
+    def choose_language(requested: str | None, study: Study) -> str:
+        if requested and requested in study.languages and requested in web.catalogues.languages:
+            return requested
+        if study.default_language in web.catalogues.languages:
+            return study.default_language
+        return web.catalogues.default
+
+    def response_path(study_id: str, code: str) -> str:
+        return f"/s/{quote(study_id)}/r/{quote(code)}"
+
+    def code_of(state: ResponseState, typed: str) -> str:
+        return state.resume_code or _clean_code(typed)
+
+    def render_page(
+        request: Request,
+        *,
+        study: Study,
+        view: PageView,
+        language: str,
+        values: Mapping[str, Any],
+        errors: tuple[ItemError, ...] = (),
+        action: str,
+        csrf: str,
+        hidden: list[tuple[str, str]] | None = None,
+        back_action: str = "",
+        resume_code: str = "",
+        resume_form_url: str = "",
+        notice: str = "",
+        status_code: int = 200,
+    ) -> Response:
+        page = build_page(
+            study, view, language=language, catalogues=web.catalogues, values=values, errors=errors
+        )
+        title = text_in(study.title, language, study.default_language)
+        # The "continue later" link is the page's own address: it carries the resume code.
+        resume_url = str(request.base_url).rstrip("/") + action if resume_code else ""
+        return web.render(
+            "page.html",
+            language=language,
+            status_code=status_code,
+            header_title=title,
+            page_title=f"{page.title} – {title}" if page.title else title,
+            switch=web.language_switch(request, language, study.languages),
+            page=page,
+            action=action,
+            csrf=csrf,
+            hidden=hidden or [],
+            back_action=back_action,
+            resume_code=resume_code,
+            resume_url=resume_url,
+            resume_form_url=resume_form_url,
+            notice=notice,
+        )
+
+    def finished_page(request: Request, state: ResponseState) -> Response:
+        study = state.study
+        lang = choose_language(state.language, study)
+        t = web.catalogues.translator(lang)
+        title = text_in(study.title, lang, study.default_language)
+        switch = web.language_switch(request, lang, study.languages)
+        if state.status is ResponseStatus.COMPLETED:
+            closing = text_in(study.closing, lang, study.default_language)
+            return web.message_page(
+                language=lang,
+                heading=t("Thank you"),
+                paragraphs=[] if closing else [t("Your answers have been saved.")],
+                body_text=closing,
+                header_title=title,
+                switch=switch,
+            )
+        if state.status is ResponseStatus.REFUSED:
+            return web.message_page(
+                language=lang,
+                heading=t("Thank you for your time"),
+                paragraphs=[
+                    t("You have chosen not to take part. None of your answers have been kept."),
+                    t("You can close this page."),
+                ],
+                header_title=title,
+                switch=switch,
+            )
+        return web.message_page(
+            language=lang,
+            heading=t("Your answers have been withdrawn"),
+            paragraphs=[t("Nothing of this response is kept any more.")],
+            header_title=title,
+            switch=switch,
+        )
+
+    def closed_page(study: Study, language: str, status_code: int = 409) -> Response:
+        lang = choose_language(language, study)
+        t = web.catalogues.translator(lang)
+        return web.message_page(
+            language=lang,
+            heading=t("This survey is closed"),
+            paragraphs=[web.catalogues.domain_message(lang, StudyClosed.code)],
+            header_title=text_in(study.title, lang, study.default_language),
+            status_code=status_code,
+        )
+
+    async def resolve(study_id: str, code: str) -> ResponseState:
+        state = await run_in_threadpool(service.resume, code)
+        if state.study_id != study_id:
+            # A valid code used under another study's URL: as unknown, never say it exists.
+            raise ResponseNotFound()
+        return state
+
+    @router.get("/s/{study_id}")
+    async def welcome(
+        request: Request, study_id: str, lang: str | None = None, bron: str | None = None
+    ) -> Response:
+        stored = await run_in_threadpool(get_study, web.engine, study_id)
+        study = stored.study
+        language = choose_language(lang, study)
+        if not stored.accepts_responses(datetime.now(UTC)):
+            return closed_page(study, language)
+        view = preview_page(study)
+        hidden = [("_lang", language)] + ([("_bron", bron)] if bron else [])
+        return render_page(
+            request,
+            study=study,
+            view=view,
+            language=language,
+            values={},
+            action=f"/s/{quote(study_id)}",
+            csrf=web.csrf_token("start", study_id, view.page.id),
+            hidden=hidden,
+            resume_form_url=f"/s/{quote(study_id)}/hervat?lang={language}",
+        )
+
+    @router.post("/s/{study_id}")
+    async def start(request: Request, study_id: str) -> Response:
+        form = await read_form(request)
+        stored = await run_in_threadpool(get_study, web.engine, study_id)
+        study = stored.study
+        language = choose_language(_first(form, "_lang"), study)
+        page_id = _first(form, PAGE_FIELD)
+        view = preview_page(study)
+        if page_id != view.page.id:
+            return RedirectResponse(f"/s/{quote(study_id)}?lang={language}", status_code=303)
+        if not web.csrf_ok(_first(form, CSRF_FIELD), "start", study_id, page_id):
+            source = _first(form, "_bron")
+            return render_page(
+                request,
+                study=study,
+                view=view,
+                language=language,
+                values=form_answers(form, view),
+                action=f"/s/{quote(study_id)}",
+                csrf=web.csrf_token("start", study_id, view.page.id),
+                hidden=[("_lang", language)] + ([("_bron", source)] if source else []),
+                notice=web.catalogues.gettext(language, FORM_EXPIRED),
+                status_code=403,
+            )
+        state = await run_in_threadpool(
+            service.start, study_id, language=language, source=_first(form, "_bron") or None
+        )
+        code = state.resume_code
+        return await submit(request, state, code, form, page_id)
+
+    async def submit(
+        request: Request, state: ResponseState, code: str, form: Form, page_id: str
+    ) -> Response:
+        here = response_path(state.study_id, code)
+        try:
+            result = await run_in_threadpool(
+                service.submit_page,
+                state.id,
+                page_id,
+                form_answers(form, state.page),
+                from_form=True,
+            )
+        except (StalePage, ResponseFinished):
+            return RedirectResponse(here, status_code=303)
+        if result.ok:
+            return RedirectResponse(here, status_code=303)
+        current = result.state
+        assert current.page is not None  # errors are only given for a page being answered
+        values: dict[str, Any] = dict(current.answers)
+        values.update(result.submitted)
+        return render_page(
+            request,
+            study=current.study,
+            view=current.page,
+            language=current.language,
+            values=values,
+            errors=result.errors,
+            action=here,
+            csrf=web.csrf_token(current.id, current.page.page.id),
+            back_action=f"{here}/back" if current.page.can_go_back else "",
+            resume_code=code,
+            status_code=422,
+        )
+
+    @router.get("/s/{study_id}/r/{code}")
+    async def show(request: Request, study_id: str, code: str, lang: str | None = None) -> Response:
+        state = await resolve(study_id, code)
+        here = response_path(study_id, code_of(state, code))
+        if lang and lang != state.language and lang in state.study.languages:
+            await run_in_threadpool(service.set_language, state.id, lang)
+            return RedirectResponse(here, status_code=303)
+        if state.page is None or state.status is not ResponseStatus.ACTIVE:
+            return finished_page(request, state)
+        return render_current(request, state, code_of(state, code))
+
+    def render_current(
+        request: Request,
+        state: ResponseState,
+        code: str,
+        *,
+        values: Mapping[str, AnswerValue | list[str]] | None = None,
+        notice: str = "",
+        status_code: int = 200,
+    ) -> Response:
+        assert state.page is not None
+        here = response_path(state.study_id, code)
+        return render_page(
+            request,
+            study=state.study,
+            view=state.page,
+            language=state.language,
+            values=state.answers if values is None else values,
+            action=here,
+            csrf=web.csrf_token(state.id, state.page.page.id),
+            back_action=f"{here}/back" if state.page.can_go_back else "",
+            resume_code=code,
+            notice=notice,
+            status_code=status_code,
+        )
+
+    @router.post("/s/{study_id}/r/{code}")
+    async def answer(request: Request, study_id: str, code: str) -> Response:
+        form = await read_form(request)
+        state = await resolve(study_id, code)
+        code = code_of(state, code)
+        page_id = _first(form, PAGE_FIELD)
+        if state.page is None or state.status is not ResponseStatus.ACTIVE:
+            return RedirectResponse(response_path(study_id, code), status_code=303)
+        if not web.csrf_ok(_first(form, CSRF_FIELD), state.id, page_id):
+            values: dict[str, Any] = dict(state.answers)
+            if page_id == state.page.page.id:
+                values.update(form_answers(form, state.page))
+            return render_current(
+                request,
+                state,
+                code,
+                values=values,
+                notice=web.catalogues.gettext(state.language, FORM_EXPIRED),
+                status_code=403,
+            )
+        return await submit(request, state, code, form, page_id)
+
+    @router.post("/s/{study_id}/r/{code}/back")
+    async def back(request: Request, study_id: str, code: str) -> Response:
+        form = await read_form(request)
+        state = await resolve(study_id, code)
+        code = code_of(state, code)
+        page_id = _first(form, PAGE_FIELD)
+        here = response_path(study_id, code)
+        # Only the page being shown may go back, so a second click does not go back twice.
+        if state.status is ResponseStatus.ACTIVE and web.csrf_ok(
+            _first(form, CSRF_FIELD), state.id, page_id
+        ):
+            with contextlib.suppress(StalePage, ResponseFinished):
+                await run_in_threadpool(service.back, state.id, page_id=page_id)
+        return RedirectResponse(here, status_code=303)
+
+    @router.get("/s/{study_id}/hervat")
+    async def resume_form(study_id: str, lang: str | None = None) -> Response:
+        stored = await run_in_threadpool(get_study, web.engine, study_id)
+        study = stored.study
+        language = choose_language(lang, study)
+        return resume_page(study, language, code="", error="")
+
+    def resume_page(
+        study: Study, language: str, *, code: str, error: str, status_code: int = 200
+    ) -> Response:
+        return web.render(
+            "resume.html",
+            language=language,
+            status_code=status_code,
+            header_title=text_in(study.title, language, study.default_language),
+            page_title=web.catalogues.gettext(language, "Continue where you left off"),
+            action=f"/s/{quote(study.id)}/hervat",
+            code=code,
+            error=error,
+        )
+
+    @router.post("/s/{study_id}/hervat")
+    async def resume_submit(request: Request, study_id: str) -> Response:
+        form = await read_form(request)
+        stored = await run_in_threadpool(get_study, web.engine, study_id)
+        study = stored.study
+        language = choose_language(_first(form, "_lang"), study)
+        typed = _first(form, "code").strip()
+        try:
+            state = await resolve(study_id, typed) if _clean_code(typed) else None
+        except ResponseNotFound:
+            state = None
+        if state is None:
+            return resume_page(
+                study,
+                language,
+                code=typed[:40],
+                error=web.catalogues.domain_message(language, ResponseNotFound.code),
+                status_code=404,
+            )
+        return RedirectResponse(response_path(study_id, code_of(state, typed)), status_code=303)
+
+    return router
+
+
+#: Shown when a form's CSRF token does not match (an old tab after a restart, or a forged post).
+FORM_EXPIRED = N_(
+    "This page had expired, so your answers were not saved yet. "
+    "Please check them and send the page again."
+)
