@@ -101,6 +101,14 @@ def _line_of(text: str, index: int) -> int:
     return text.count("\n", 0, max(0, index)) + 1
 
 
+def _code_point(character: object) -> int:
+    if isinstance(character, int):
+        return character
+    if isinstance(character, str) and len(character) == 1:
+        return ord(character)
+    return 0
+
+
 def _yaml_problem(exc: yaml.YAMLError, text: str, filename: str) -> Problem:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
@@ -112,10 +120,13 @@ def _yaml_problem(exc: yaml.YAMLError, text: str, filename: str) -> Problem:
             problem += ")"
         line = mark.line + 1 if mark is not None else None
         column = mark.column + 1 if mark is not None else None
+        if "block" in problem or "indentation" in problem:
+            problem += "; check the indentation of this line and the one before"
         return Problem(f"YAML syntax error: {problem}", line=line, column=column, file=filename)
     if isinstance(exc, yaml.reader.ReaderError):
         return Problem(
-            f"YAML syntax error: character {exc.character!r} is not allowed in a YAML file",
+            f"YAML syntax error: the control character U+{_code_point(exc.character):04X} "
+            "is not allowed in a YAML file",
             line=_line_of(text, exc.position),
             file=filename,
         )
@@ -164,7 +175,7 @@ def _value_position(node: ScalarNode) -> ValuePosition:
     )
 
 
-def _map_nodes(root: Node, smap: SourceMap, problems: list[Problem], filename: str) -> None:
+def _map_nodes(root: Node, smap: SourceMap, duplicates: list[tuple[str, Path, int, int]]) -> None:
     """Record the line of every key and list entry; report duplicate keys. Aliased nodes are
     walked once (their copies fall back to the alias's position)."""
     seen: set[int] = set()
@@ -183,14 +194,13 @@ def _map_nodes(root: Node, smap: SourceMap, problems: list[Problem], filename: s
                     continue
                 line = key_node.start_mark.line + 1
                 if key in first_seen and key != "<<":
-                    problems.append(
-                        Problem(
+                    duplicates.append(
+                        (
                             f"duplicate key {key!r} (first at line {first_seen[key]}); "
                             "each key may appear once in a mapping",
-                            path=format_path((*path, key)),
-                            line=line,
-                            column=key_node.start_mark.column + 1,
-                            file=filename,
+                            (*path, key),
+                            line,
+                            key_node.start_mark.column + 1,
                         )
                     )
                     continue
@@ -213,7 +223,10 @@ def read_yaml(text: str, filename: str = "<string>") -> tuple[object, SourceMap,
     """YAML text -> (data, source map, problems). Data is `_FAILED` when the YAML is unreadable."""
     smap = SourceMap(file=filename)
     problems: list[Problem] = []
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.YAMLError as exc:
+        return _FAILED, smap, [_yaml_problem(exc, text, filename)]
     try:
         root = loader.get_single_node()
         if root is None:
@@ -233,8 +246,22 @@ def read_yaml(text: str, filename: str = "<string>") -> tuple[object, SourceMap,
                 )
             )
             return _FAILED, smap, problems
-        _map_nodes(root, smap, problems, filename)
+        duplicates: list[tuple[str, Path, int, int]] = []
+        _map_nodes(root, smap, duplicates)
         data = loader.construct_document(root)
+        for message, path, line, column in duplicates:
+            page, item = _names(path, data)
+            problems.append(
+                Problem(
+                    message,
+                    path=format_path(path),
+                    page=page,
+                    item=item,
+                    line=line,
+                    column=column,
+                    file=filename,
+                )
+            )
     except yaml.YAMLError as exc:
         return _FAILED, smap, [_yaml_problem(exc, text, filename)]
     except RecursionError:

@@ -184,9 +184,10 @@ def check_item_fields(c: _Checker) -> None:
             c.add(message, (*_path, field), page=_page, item=_item.id)
 
         kind = item.type.value
+        a_kind = f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
         if item.type in CHOICE_TYPES:
             if item.choices is None:
-                add(f"a {kind} item needs a choice list: add choices: <list name>", "type")
+                add(f"{a_kind} item needs a choice list: add choices: <list name>", "type")
             elif item.choices not in lists:
                 add(
                     f"unknown choice list {item.choices!r}{_suggest(item.choices, lists)}",
@@ -196,14 +197,14 @@ def check_item_fields(c: _Checker) -> None:
                 add(f"choice list {item.choices!r} is empty", "choices")
         elif item.choices is not None:
             extra = " (its yes/no choices are built in)" if item.type is ItemType.CONSENT else ""
-            add(f"a {kind} item has no choice list{extra}; remove choices", "choices")
+            add(f"{a_kind} item has no choice list{extra}; remove choices", "choices")
 
         if item.type is ItemType.MATRIX and not item.rows:
             add("a matrix needs rows", "type")
         if item.type is not ItemType.MATRIX and item.rows:
-            add(f"only a matrix has rows, not a {kind} item", "rows")
+            add(f"only a matrix has rows, not {a_kind} item", "rows")
         if item.appearance.value == "dropdown" and item.type is not ItemType.SINGLE:
-            add(f"appearance dropdown is only for single choice, not a {kind} item", "appearance")
+            add(f"appearance dropdown is only for single choice, not {a_kind} item", "appearance")
         if item.randomize and item.type not in CHOICE_TYPES:
             add(f"randomize is for single, multiple and matrix items, not {kind}", "randomize")
 
@@ -379,6 +380,7 @@ def _texts(c: _Checker) -> Iterator[tuple[Text | None, Path, str | None, str | N
             for r, row in enumerate(item.rows):
                 yield row.text, (*base, "rows", r, "text"), page.id, row.id, True
                 yield row.hint, (*base, "rows", r, "hint"), page.id, row.id, False
+                yield row.label, (*base, "rows", r, "label"), page.id, row.id, False
     for name, choices in s.choice_lists.items():
         for k, choice in enumerate(choices):
             yield choice.label, ("choice_lists", name, k, "label"), None, None, True
