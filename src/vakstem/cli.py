@@ -14,6 +14,7 @@ app = typer.Typer(
 app.add_typer(__import__("vakstem.commands.users").commands.users.app, name="user")
 app.command("export")(__import__("vakstem.commands.export").commands.export.export)
 app.command("codebook")(__import__("vakstem.commands.codebook").commands.codebook.codebook)
+app.add_typer(__import__("vakstem.commands.study").commands.study.study_app, name="study")
 
 
 def main() -> None:
