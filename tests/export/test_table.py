@@ -100,7 +100,7 @@ def test_dropout_marks_the_page_left_and_every_later_page_as_dropped_out() -> No
 
 def test_dropout_without_a_stored_path_counts_pages_after_the_last_answer() -> None:
     answers = {k: FULL[k] for k in ("toestemming", "functie")}
-    row = _row(layout(), record("r1", answers, status="withdrawn", path=None))
+    row = _row(layout(), record("r1", answers, status="active", path=None))
     assert row["provincie"] == -9
     assert row["br_1"] == -6
 
@@ -181,3 +181,8 @@ def test_layout_refuses_a_study_whose_names_stata_cannot_take() -> None:
     study = study.model_copy(update={"pages": tuple(pages)})
     with pytest.raises(ExportError, match=f"'{long_id}' is 40 characters long"):
         TableLayout(study, ExportOptions(), lambda _e, _a: True)
+
+
+def test_refused_or_withdrawn_response_counts_every_page_as_not_reached() -> None:
+    row = _row(layout(), record("r1", {}, status="withdrawn", path=["welkom", "achtergrond"]))
+    assert row["toestemming"] == -6 and row["provincie"] == -6 and row["br_1"] == -6

@@ -48,7 +48,7 @@ def build_layout(source: ExportSource, options: ExportOptions) -> TableLayout:
 def _rows(layout: TableLayout, reader: ResponseReader, counter: list[int]) -> Iterator[list[Row]]:
     for records in reader.chunks():
         counter[0] += len(records)
-        yield [layout.row(r) for r in records]
+        yield layout.rows(records)
 
 
 def planned_files(fmt: str, out: Path) -> list[Path]:

@@ -10,11 +10,15 @@ more than one row, so a caller can stream any number of responses through it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import pandas as pd
+
+from vakstem.analysis.scoring import ScoringError, scale_scores
 from vakstem.export.missing import ExportError, MissingCodes, MissingReason, missing_codes_of
 from vakstem.instrument.names import multiple_choice_column, name_problems
 from vakstem.instrument.schema import Choice, Item, ItemType, Page, Study, text_in
@@ -350,7 +354,11 @@ class TableLayout:
         else:
             visited_set = set(visited)
             reached_until = max((index[p] for p in visited if p in index), default=-1)
-        if completed:
+        if record.status in ("withdrawn", "refused"):
+            # Nothing is kept of a withdrawn or refused response: no page counts as answered.
+            visited_set = set()
+            frontier = 0
+        elif completed:
             frontier = len(pages)
         elif record.current_page is not None and record.current_page in index:
             frontier = index[record.current_page]
@@ -400,8 +408,7 @@ class TableLayout:
             else:
                 out[v] = MissingReason.NOT_ANSWERED
 
-    def row(self, record: ResponseRecord) -> Row:
-        """The table row of one response."""
+    def _answer_row(self, record: ResponseRecord) -> Row:
         answers = record.answers
         reasons: dict[str, MissingReason] | None = None
         codes = self.codes
@@ -425,14 +432,35 @@ class TableLayout:
                 cells.append(codes.code(reason or MissingReason.NOT_APPLICABLE))
                 continue
             cells.append(self._answer_cell(col, value, record))
-        if self.options.with_scores:
-            for scale in self.study.scales:
-                cells.append(self._score(scale.id, answers))
         return tuple(cells)
 
-    def rows(self, records: Iterable[ResponseRecord]) -> Iterator[Row]:
-        for record in records:
-            yield self.row(record)
+    def row(self, record: ResponseRecord) -> Row:
+        """The table row of one response."""
+        return self.rows([record])[0]
+
+    def rows(self, records: Sequence[ResponseRecord]) -> list[Row]:
+        """The table rows of a chunk of responses (scale scores computed for the chunk at once)."""
+        rows = [self._answer_row(r) for r in records]
+        if not self.options.with_scores or not self.study.scales or not rows:
+            return rows
+        scores = self._scores(records)
+        return [row + tuple(score) for row, score in zip(rows, scores, strict=True)]
+
+    def _scores(self, records: Sequence[ResponseRecord]) -> list[list[float | None]]:
+        variables = sorted({v for scale in self.study.scales for v in scale.items})
+        frame = pd.DataFrame(
+            {v: [_number_or_none(r.answers.get(v)) for r in records] for v in variables},
+            dtype="float64",
+        )
+        try:
+            scores = scale_scores(self.study, frame)
+        except ScoringError as exc:
+            raise ExportError(f"cannot compute scale scores: {exc}") from None
+        columns = [scores[scale.id].tolist() for scale in self.study.scales]
+        return [
+            [None if math.isnan(value) else float(value) for value in values]
+            for values in zip(*columns, strict=True)
+        ]
 
     def _meta_cell(self, name: str, r: ResponseRecord) -> Cell:
         if name == "response_id":
@@ -510,10 +538,6 @@ class TableLayout:
                     self._items_by_variable[v] = item
         return self._items_by_variable.get(variable)
 
-    def _score(self, scale_id: str, answers: Mapping[str, Any]) -> float | None:
-        scale = next(s for s in self.study.scales if s.id == scale_id)
-        return scale_score(self.study, scale.id, answers)
-
 
 class _PageState(StrEnum):
     SEEN = "seen"  # submitted by the respondent
@@ -522,32 +546,12 @@ class _PageState(StrEnum):
     NOT_REACHED = "not_reached"
 
 
-def scale_score(study: Study, scale_id: str, answers: Mapping[str, Any]) -> float | None:
-    """Mean (or prorated sum) of a scale's items after reverse-keying; None when fewer than
-    the scale's minimum share of items is answered. Don't-know answers count as not answered.
-
-    Stand-in until `vakstem.analysis.scoring` is there; the rule is the one of STUDY.md.
-    """
-    scale = next((s for s in study.scales if s.id == scale_id), None)
-    if scale is None:
-        raise ExportError(f"study {study.id!r} has no scale {scale_id!r}")
-    values: list[float] = []
-    for variable in scale.items:
-        item = next((it for _p, it in study.items() if variable in it.variables()), None)
-        choices = study.choices_of(item) if item is not None else ()
-        substantive = [c.code for c in choices if not c.missing]
-        value = answers.get(variable)
-        if value is None or isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        if choices and value not in substantive:
-            continue
-        if variable in scale.reverse and substantive:
-            value = min(substantive) + max(substantive) - value
-        values.append(float(value))
-    if not values or len(values) / len(scale.items) < scale.min_answered - 1e-9:
-        return None
-    mean = sum(values) / len(values)
-    return mean * len(scale.items) if scale.scoring == "sum" else mean
+def _number_or_none(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    return None
 
 
 def _whole(value: Any, variable: str, record: ResponseRecord) -> int:
