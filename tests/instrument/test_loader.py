@@ -286,3 +286,10 @@ def test_mutated_example_study_gives_a_study_or_study_file_error(data: st.DataOb
         load_study_text("\n".join(lines), "mutated.yaml")
     except StudyFileError as exc:
         assert all(p.line is None or 1 <= p.line <= len(lines) + 1 for p in exc.problems)
+
+
+def test_content_hash_is_the_stored_version_hash() -> None:
+    from vakstem.store.studies import version_hash
+
+    study = load_study_file(EXAMPLE)
+    assert content_hash(study) == version_hash(study)

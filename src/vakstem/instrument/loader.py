@@ -591,10 +591,13 @@ def load_study_file(path: str | FsPath) -> Study:
 
 
 def content_hash(study: Study) -> str:
-    """sha256 of the study's canonical JSON: the same for any formatting of the same content,
-    different for any change of content (defaults included, so spelling one out is no change)."""
+    """sha256 of the study's canonical JSON (sorted keys, no whitespace, defaults left out): the
+    same for any formatting of the same content, different for any change of content. Leaving
+    defaults out means spelling a default out is no change, and a field added to the format
+    later with a default does not change the hash of existing studies. Equal to
+    `vakstem.store.studies.version_hash`."""
     canonical = json.dumps(
-        study.model_dump(mode="json"),
+        study.model_dump(mode="json", exclude_defaults=True),
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
