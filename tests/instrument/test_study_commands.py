@@ -94,3 +94,11 @@ def test_json_schema_accepts_the_example_and_rejects_a_bad_item() -> None:
     assert validator.is_valid(document)
     document["pages"][0]["items"][0]["type"] = "likert"
     assert not validator.is_valid(document)
+
+
+def test_vakstem_study_validate_is_registered_on_the_main_command() -> None:
+    from vakstem.cli import app
+
+    result = runner.invoke(app, ["study", "validate", str(FIXTURES / "duplicate_ids.yaml")])
+    assert result.exit_code == 1
+    assert "duplicate_ids.yaml:11:" in result.output
