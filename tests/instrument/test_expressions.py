@@ -96,6 +96,7 @@ def test_keywords_are_operators_only_between_operands() -> None:
         ("if(1, 2)", "if() takes 3 arguments, got 2", 0),
         ("x ${a} # 2", "unexpected name 'x' at column 1", 0),
         ("${a} # 2", "unexpected character '#' at column 6", 5),
+        ("${a} = 1 AND ${b}", "unexpected 'AND' at column 10: write 'and' in lowercase", 9),
         ("", "empty expression", None),
         ("   ", "empty expression", None),
     ],

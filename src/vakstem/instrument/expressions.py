@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -99,13 +99,7 @@ class Var:
     """`${name}`; `position` is where it starts in the source (not part of equality)."""
 
     name: str
-    position: int = -1
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Var) and other.name == self.name
-
-    def __hash__(self) -> int:
-        return hash(("var", self.name))
+    position: int = field(default=-1, compare=False)
 
 
 @dataclass(frozen=True)
@@ -289,6 +283,9 @@ class _ToAst(Transformer[Token, Expr]):
 _PARSER = Lark(_GRAMMAR, parser="lalr", lexer="contextual", transformer=_ToAst())
 
 
+_KEYWORDS = frozenset({"and", "or", "div", "mod", "not"})
+
+
 def _describe_token(token: Token) -> str:
     if token.type == "$END":
         return "end of expression"
@@ -335,10 +332,13 @@ def parse(source: str) -> Expr:
         elif char.isalpha():
             word = re.match(r"[A-Za-z0-9_-]+", source[pos or 0 :])
             name = word[0] if word else char
-            message = (
-                f"unexpected name {name!r}{_column(pos)}: write ${{{name}}} for an item's "
-                f"value, or '{name}' for text"
-            )
+            if name.lower() in _KEYWORDS:
+                message = f"unexpected {name!r}{_column(pos)}: write {name.lower()!r} in lowercase"
+            else:
+                message = (
+                    f"unexpected name {name!r}{_column(pos)}: write ${{{name}}} for an item's "
+                    f"value, or '{name}' for text"
+                )
         else:
             message = f"unexpected character {char!r}{_column(pos)}"
         raise ExpressionError(message, source, pos) from None
