@@ -275,7 +275,7 @@ def test_random_text_gives_a_study_or_study_file_error(text: str) -> None:
         assert exc.problems
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(st.data())
 def test_mutated_example_study_gives_a_study_or_study_file_error(data: st.DataObject) -> None:
     lines = EXAMPLE.read_text(encoding="utf-8").splitlines()

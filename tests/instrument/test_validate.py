@@ -282,8 +282,9 @@ def test_analysis_variables_exist() -> None:
     ]
 
 
-def test_duplicate_sources() -> None:
+def test_duplicate_sources_and_languages() -> None:
     assert messages(study([item("a")], sources=["web", "web"])) == ["duplicate source tag 'web'"]
+    assert messages(study([item("a")], languages=["nl", "nl"])) == ["language 'nl' is listed twice"]
 
 
 # --- names -----------------------------------------------------------------------------------

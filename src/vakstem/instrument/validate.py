@@ -88,7 +88,8 @@ def _suggest(name: str, known: Iterable[str]) -> str:
 
 def check_ids(c: _Checker) -> None:
     """Unique page ids; one namespace for item ids and matrix row ids; unique scale ids, not
-    equal to a variable; unique choice codes per list; unique model ids and source tags."""
+    equal to a variable; unique choice codes per list; unique model ids, languages and source
+    tags."""
     pages: dict[str, int] = {}
     for p, page in enumerate(c.study.pages):
         if page.id in pages:
@@ -156,6 +157,12 @@ def check_ids(c: _Checker) -> None:
         if model.id in models:
             c.add(f"duplicate model id {model.id!r}", ("analysis", "models", m, "id"))
         models.add(model.id)
+
+    languages: set[str] = set()
+    for k, lang in enumerate(c.study.languages):
+        if lang in languages:
+            c.add(f"language {lang!r} is listed twice", ("languages", k))
+        languages.add(lang)
 
     sources: set[str] = set()
     for k, tag in enumerate(c.study.sources):
