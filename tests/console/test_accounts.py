@@ -296,3 +296,15 @@ def test_sqlite_file_has_no_raw_session_token(tmp_path: Path) -> None:
     assert token.encode() not in (tmp_path / "v.db").read_bytes()
     wal = tmp_path / "v.db-wal"
     assert not wal.exists() or token.encode() not in wal.read_bytes()
+
+
+def test_api_token_and_session_belong_to_their_own_account(accounts: Accounts) -> None:
+    # Several accounts and tokens, so that token ids and account ids differ.
+    users = [accounts.create_user(f"u{i}@example.org", f"U{i}", PASSWORD) for i in range(3)]
+    accounts.create_api_token(users[0], "first")
+    accounts.create_api_token(users[0], "second")
+    raw = accounts.create_api_token(users[2], "third")
+    assert accounts.api_user(raw) == users[2]
+    accounts.start_session(users[0])
+    session = accounts.session(accounts.start_session(users[1]))
+    assert session is not None and session.user == users[1]

@@ -412,15 +412,19 @@ class Accounts:
         digest = hash_secret(token)
         with self.engine.begin() as conn:
             row = conn.execute(
-                sa.select(console_sessions, users)
-                .join(users, users.c.id == console_sessions.c.user_id)
+                sa.select(
+                    users,
+                    console_sessions.c.created_at.label("session_created_at"),
+                    console_sessions.c.last_seen_at,
+                )
+                .select_from(console_sessions.join(users, users.c.id == console_sessions.c.user_id))
                 .where(console_sessions.c.token_hash == digest)
             ).first()
             if row is None:
                 return None
             if (
                 now - row.last_seen_at > self.policy.session_idle
-                or now - row.created_at > self.policy.session_max
+                or now - row.session_created_at > self.policy.session_max
             ):
                 conn.execute(
                     console_sessions.delete().where(console_sessions.c.token_hash == digest)
@@ -434,7 +438,9 @@ class Accounts:
                     .where(console_sessions.c.token_hash == digest)
                     .values(last_seen_at=now)
                 )
-            return SessionInfo(user=_user(row), token_hash=digest, created_at=row.created_at)
+            return SessionInfo(
+                user=_user(row), token_hash=digest, created_at=row.session_created_at
+            )
 
     def end_session(self, token: str | None, *, actor: Actor | None = None) -> None:
         if not token:
@@ -631,15 +637,21 @@ class Accounts:
         digest = hash_secret(raw)
         with self.engine.begin() as conn:
             row = conn.execute(
-                sa.select(api_tokens.c.id, api_tokens.c.last_used_at, users)
-                .join(users, users.c.id == api_tokens.c.user_id)
+                sa.select(
+                    users,
+                    api_tokens.c.id.label("token_id"),
+                    api_tokens.c.last_used_at.label("token_used_at"),
+                )
+                .select_from(api_tokens.join(users, users.c.id == api_tokens.c.user_id))
                 .where(api_tokens.c.token_hash == digest, api_tokens.c.revoked_at.is_(None))
             ).first()
             if row is None:
                 return None
-            if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+            if row.token_used_at is None or now - row.token_used_at > timedelta(minutes=1):
                 conn.execute(
-                    api_tokens.update().where(api_tokens.c.id == row.id).values(last_used_at=now)
+                    api_tokens.update()
+                    .where(api_tokens.c.id == row.token_id)
+                    .values(last_used_at=now)
                 )
             return _user(row)
 
