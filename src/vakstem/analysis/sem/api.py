@@ -1,0 +1,402 @@
+"""The public entry point: `fit(model, data, ...)` returns a `FitResult` whose parameter table and
+fit measures use lavaan's names (`parameterEstimates`, `fitMeasures`), plus `lrt` for
+chi-square difference tests between nested fits (invariance sequences)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from vakstem.analysis.sem import estimate as est
+from vakstem.analysis.sem.engine import Array, GroupData, Model
+from vakstem.analysis.sem.errors import DataError, ModelSpecificationError, SemError
+from vakstem.analysis.sem.partable import ParTable, build_partable
+from vakstem.analysis.sem.syntax import parse_model
+
+LAVAAN_COMPAT = "0.6.14"
+PARAMETER_COLUMNS = [
+    "lhs",
+    "op",
+    "rhs",
+    "group",
+    "label",
+    "est",
+    "se",
+    "z",
+    "pvalue",
+    "ci.lower",
+    "ci.upper",
+    "std.lv",
+    "std.all",
+]
+
+
+@dataclass
+class FitResult:
+    """A fitted model. `parameters` has lavaan's parameterEstimates columns (plus std.lv and
+    std.all, and boot.ci.lower/upper when bootstrapped); `fit_measures` uses fitMeasures names."""
+
+    model: str
+    estimator: str
+    missing: str
+    group: str | None
+    group_labels: list[str]
+    group_equal: tuple[str, ...]
+    n_obs: list[int]
+    parameters: pd.DataFrame
+    fit_measures: dict[str, float]
+    iterations_note: str = ""
+    bootstrap: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    _estimates: est.Estimates | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        def clean(value: Any) -> Any:
+            if isinstance(value, float | np.floating):
+                return float(value) if math.isfinite(float(value)) else None
+            if isinstance(value, np.integer):
+                return int(value)
+            return value
+
+        rows = [
+            {key: clean(value) for key, value in record.items()}
+            for record in self.parameters.to_dict(orient="records")
+        ]
+        return {
+            "lavaan_compat": LAVAAN_COMPAT,
+            "model": self.model,
+            "options": {
+                "estimator": self.estimator,
+                "missing": self.missing,
+                "group": self.group,
+                "group_equal": list(self.group_equal),
+            },
+            "groups": self.group_labels,
+            "nobs": self.n_obs,
+            "fit": {key: clean(value) for key, value in self.fit_measures.items()},
+            "parameters": rows,
+            "bootstrap": self.bootstrap,
+            "warnings": self.warnings,
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def summary(self) -> str:
+        from vakstem.analysis.sem.summary import render_summary
+
+        return render_summary(self)
+
+
+def fit(
+    model: str,
+    data: pd.DataFrame,
+    *,
+    estimator: str = "ML",
+    missing: str = "listwise",
+    group: str | None = None,
+    group_equal: Sequence[str] = (),
+    std_lv: bool = False,
+    bootstrap: int = 0,
+    seed: int | None = None,
+) -> FitResult:
+    """Fit a lavaan-syntax model to a data frame, with lavaan's `sem()` defaults."""
+    estimator = estimator.upper()
+    if estimator not in ("ML", "MLR"):
+        raise ModelSpecificationError(f"estimator must be 'ML' or 'MLR', not {estimator!r}")
+    if missing not in ("listwise", "ml"):
+        raise ModelSpecificationError(f"missing must be 'listwise' or 'ml', not {missing!r}")
+    if isinstance(group_equal, str):
+        group_equal = [part.strip() for part in group_equal.split(",") if part.strip()]
+    if bootstrap < 0:
+        raise ModelSpecificationError("bootstrap must be zero or a positive number of draws")
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError("data must be a pandas DataFrame")
+    parsed = parse_model(model)
+    n_groups = 1
+    group_labels = [""]
+    if group is not None:
+        if group not in data.columns:
+            raise DataError(f"the group variable {group!r} is not a column of the data")
+        group_labels = [str(v) for v in pd.unique(data[group].dropna())]
+        n_groups = len(group_labels)
+        if n_groups < 1:
+            raise DataError(f"the group variable {group!r} has no values")
+    table = build_partable(
+        parsed,
+        n_groups=n_groups,
+        std_lv=std_lv,
+        meanstructure=missing == "ml" or n_groups > 1,
+        group_equal=tuple(group_equal) if n_groups > 1 else (),
+    )
+    groups = est.prepare_groups(data, table, missing=missing, group=group)
+    h1 = est.saturated_moments(groups)
+    result = _fit_table(table, groups, h1, estimator=estimator, std_lv=std_lv)
+    estimates, parameters, measures, warnings = result
+    fit_result = FitResult(
+        model=model,
+        estimator=estimator,
+        missing=missing,
+        group=group,
+        group_labels=[g.name for g in groups],
+        group_equal=tuple(group_equal),
+        n_obs=[g.n for g in groups],
+        parameters=parameters,
+        fit_measures=measures,
+        warnings=warnings,
+        _estimates=estimates,
+    )
+    if bootstrap > 0:
+        from vakstem.analysis.sem.bootstrap import bootstrap_defined
+
+        bootstrap_defined(fit_result, table, groups, estimator, std_lv, bootstrap, seed)
+    return fit_result
+
+
+def _fit_table(
+    table: ParTable,
+    groups: list[GroupData],
+    h1: list[tuple[Array, Array]],
+    *,
+    estimator: str,
+    std_lv: bool,
+    with_baseline: bool = True,
+) -> tuple[est.Estimates, pd.DataFrame, dict[str, float], list[str]]:
+    est.set_fixed_x(table, groups, h1)
+    model = Model(table, groups)
+    start = est.start_values(table, h1, std_lv)
+    estimates = est.estimate(
+        model, h1, estimator=estimator, start=start, names=est.parameter_names(table)
+    )
+    parameters, warnings = _parameter_frame(estimates)
+    measures: dict[str, float] = {}
+    if with_baseline:
+        baseline = est.fit_baseline(table, groups, h1, estimator)
+        measures = _fit_measures(estimates, baseline, estimator)
+    return estimates, parameters, measures, warnings
+
+
+def _parameter_frame(estimates: est.Estimates) -> tuple[pd.DataFrame, list[str]]:
+    model = estimates.model
+    table = model.table
+    theta = estimates.theta
+    values = model.row_values(theta)
+    se_free = np.sqrt(np.clip(np.diag(estimates.vcov), 0.0, None))
+    std_lv = est.standardized(model, theta, "std.lv")
+    std_all = est.standardized(model, theta, "std.all")
+    z_crit = float(stats.norm.ppf(0.975))
+    records: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    for r, row in enumerate(table.rows):
+        if row.free:
+            se = float(se_free[row.free - 1])
+            z = values[r] / se if se > 0 else math.nan
+            pvalue = 2 * float(stats.norm.sf(abs(z))) if math.isfinite(z) else math.nan
+            lower, upper = values[r] - z_crit * se, values[r] + z_crit * se
+        else:
+            se, z, pvalue = 0.0, math.nan, math.nan
+            lower = upper = values[r]
+        records.append(
+            {
+                "lhs": row.lhs,
+                "op": row.op,
+                "rhs": row.rhs,
+                "group": row.group,
+                "label": row.label,
+                "est": float(values[r]),
+                "se": se,
+                "z": z,
+                "pvalue": pvalue,
+                "ci.lower": lower,
+                "ci.upper": upper,
+                "std.lv": float(std_lv[r]),
+                "std.all": float(std_all[r]),
+            }
+        )
+        if row.op == "~~" and row.lhs == row.rhs and row.free and values[r] < 0:
+            where = f" in group {row.group}" if table.n_groups > 1 else ""
+            warnings.append(
+                f"the variance of {row.lhs!r}{where} is negative ({values[r]:.4g}): "
+                "an improper solution (Heywood case)"
+            )
+    if table.definitions:
+        defined = est.defined_values(table, values)
+        jac = est.defined_jacobian(model, theta)
+        vcov = jac @ estimates.vcov @ jac.T
+        defined_lv = est.defined_values(table, std_lv)
+        defined_all = est.defined_values(table, std_all)
+        for i, definition in enumerate(table.definitions):
+            se = math.sqrt(max(float(vcov[i, i]), 0.0))
+            z = defined[i] / se if se > 0 else math.nan
+            records.append(
+                {
+                    "lhs": definition.name,
+                    "op": ":=",
+                    "rhs": definition.text,
+                    "group": 0,
+                    "label": definition.name,
+                    "est": defined[i],
+                    "se": se,
+                    "z": z,
+                    "pvalue": 2 * float(stats.norm.sf(abs(z))) if math.isfinite(z) else math.nan,
+                    "ci.lower": defined[i] - z_crit * se,
+                    "ci.upper": defined[i] + z_crit * se,
+                    "std.lv": defined_lv[i],
+                    "std.all": defined_all[i],
+                }
+            )
+    return pd.DataFrame.from_records(records, columns=PARAMETER_COLUMNS), warnings
+
+
+def _fit_measures(
+    estimates: est.Estimates, baseline: est.Estimates, estimator: str
+) -> dict[str, float]:
+    model = estimates.model
+    n = model.n_total
+    g = len(model.groups)
+    test = estimates.test
+    base = baseline.test
+    npar = model.n_free
+    x2, df = test.chisq, test.df
+    x2_null, df_null = base.chisq, base.df
+    logl = estimates.logl
+    out: dict[str, float] = {
+        "npar": float(npar),
+        "fmin": x2 / (2 * n),
+        "chisq": x2,
+        "df": float(df),
+        "pvalue": test.pvalue,
+    }
+    robust = estimator == "MLR"
+    c = test.scaling_factor
+    c0 = base.scaling_factor
+    if robust:
+        # With df = 0 there is nothing to scale: lavaan reports the statistic itself.
+        out["chisq.scaled"] = x2 / c if df > 0 else x2
+        out["df.scaled"] = float(df)
+        out["pvalue.scaled"] = (
+            float(stats.chi2.sf(x2 / c, df)) if df > 0 and math.isfinite(c) else math.nan
+        )
+        out["chisq.scaling.factor"] = c
+    out["baseline.chisq"] = x2_null
+    out["baseline.df"] = float(df_null)
+    out["baseline.pvalue"] = base.pvalue
+    if robust:
+        out["baseline.chisq.scaled"] = x2_null / c0
+        out["baseline.df.scaled"] = float(df_null)
+        out["baseline.pvalue.scaled"] = float(stats.chi2.sf(x2_null / c0, df_null))
+        out["baseline.chisq.scaling.factor"] = c0
+    out["cfi"] = est.cfi(x2, df, x2_null, df_null)
+    out["tli"] = est.tli(x2, df, x2_null, df_null)
+    missing = any(grp.missing for grp in model.groups)
+    if robust:
+        x2s = out["chisq.scaled"]
+        out["cfi.scaled"] = est.cfi(x2s, df, x2_null / c0, df_null)
+        out["tli.scaled"] = est.tli(x2s, df, x2_null / c0, df_null)
+        # The FIML-corrected robust indices (lavaan's lav_fit_fiml_corrected) are not
+        # implemented: reported as missing rather than wrong.
+        out["cfi.robust"] = math.nan if missing else est.cfi(x2, df, x2_null, df_null, c, c0)
+        out["tli.robust"] = math.nan if missing else est.tli(x2, df, x2_null, df_null, c, c0)
+    out["nnfi"] = out["tli"]
+    out["rfi"] = max(0.0, (x2_null / df_null - x2 / df) / (x2_null / df_null)) if df > 0 else 1.0
+    out["nfi"] = (x2_null - x2) / x2_null if x2_null > 0 else math.nan
+    out["pnfi"] = (df / df_null) * out["nfi"] if df_null > 0 else math.nan
+    out["ifi"] = (x2_null - x2) / (x2_null - df) if x2_null - df != 0 else math.nan
+    out["rni"] = 1.0 - (x2 - df) / (x2_null - df_null) if x2_null != df_null else math.nan
+    out["logl"] = logl
+    out["unrestricted.logl"] = estimates.unrestricted_logl
+    out["aic"] = -2 * logl + 2 * npar
+    out["bic"] = -2 * logl + npar * math.log(n)
+    out["ntotal"] = float(n)
+    out["bic2"] = -2 * logl + npar * math.log((n + 2) / 24)
+    if robust:
+        out["scaling.factor.h1"] = test.trace_h1 / test.h1_ndat if test.h1_ndat else math.nan
+    out["rmsea"] = est.rmsea(x2, df, n, g)
+    out["rmsea.ci.lower"], out["rmsea.ci.upper"] = est.rmsea_ci(x2, df, n, g)
+    out["rmsea.ci.level"] = 0.90
+    out["rmsea.pvalue"] = est.rmsea_pvalue(x2, df, n, g, 0.05, close=True)
+    out["rmsea.close.h0"] = 0.05
+    out["rmsea.notclose.pvalue"] = est.rmsea_pvalue(x2, df, n, g, 0.08, close=False)
+    out["rmsea.notclose.h0"] = 0.08
+    if robust:
+        # lavaan's scaled RMSEA keeps the unscaled statistic and uses tr(U Gamma) = c * df as
+        # the degrees of freedom.
+        df2 = c * df
+        out["rmsea.scaled"] = est.rmsea(x2, df2, n, g) if df > 0 else math.nan
+        low, up = est.rmsea_ci(x2, df2, n, g) if df > 0 else (math.nan, math.nan)
+        out["rmsea.ci.lower.scaled"], out["rmsea.ci.upper.scaled"] = low, up
+        out["rmsea.pvalue.scaled"] = est.rmsea_pvalue(x2, df2, n, g, 0.05, close=True)
+        out["rmsea.notclose.pvalue.scaled"] = est.rmsea_pvalue(x2, df2, n, g, 0.08, close=False)
+        if df == 0:
+            out["rmsea.robust"] = 0.0
+            out["rmsea.ci.lower.robust"] = out["rmsea.ci.upper.robust"] = 0.0
+        elif missing:
+            out["rmsea.robust"] = math.nan
+            out["rmsea.ci.lower.robust"] = out["rmsea.ci.upper.robust"] = math.nan
+        else:
+            out["rmsea.robust"] = est.rmsea(x2, df, n, g, c_hat=c)
+            low, up = est.rmsea_ci(x2 / c, df, n, g, c_hat=c)
+            out["rmsea.ci.lower.robust"], out["rmsea.ci.upper.robust"] = low, up
+    srmr, srmr_nomean = est.srmr(model, estimates.theta, estimates.h1_moments)
+    out["srmr"] = srmr
+    out["srmr_bentler"] = srmr
+    out["srmr_bentler_nomean"] = srmr_nomean
+    return out
+
+
+@dataclass
+class LRTRow:
+    df: int
+    chisq: float
+    chisq_diff: float
+    df_diff: int
+    pvalue: float
+
+
+def lrt(*fits: FitResult) -> pd.DataFrame:
+    """Chi-square difference tests between nested fits, ordered by degrees of freedom as lavaan's
+    `lavTestLRT`; with MLR the Satorra-Bentler (2001) scaled difference."""
+    if len(fits) < 2:
+        raise SemError("lrt needs at least two fitted models")
+    ordered = sorted(fits, key=lambda f: f.fit_measures["df"])
+    estimators = {f.estimator for f in ordered}
+    if len(estimators) > 1:
+        raise SemError("all models in a difference test must use the same estimator")
+    if len({sum(f.n_obs) for f in ordered}) > 1:
+        raise SemError("the models were fitted on different numbers of rows")
+    robust = estimators == {"MLR"}
+    rows = []
+    for i, f in enumerate(ordered):
+        chisq = f.fit_measures["chisq"]
+        df = int(f.fit_measures["df"])
+        if i == 0:
+            rows.append(
+                {
+                    "df": df,
+                    "chisq": chisq,
+                    "chisq_diff": math.nan,
+                    "df_diff": math.nan,
+                    "pvalue": math.nan,
+                }
+            )
+            continue
+        prev = ordered[i - 1]
+        d_chisq = chisq - prev.fit_measures["chisq"]
+        d_df = df - int(prev.fit_measures["df"])
+        if robust:
+            c1 = f.fit_measures["chisq.scaling.factor"]
+            c0 = prev.fit_measures["chisq.scaling.factor"]
+            cd = (df * c1 - int(prev.fit_measures["df"]) * c0) / d_df
+            d_chisq = d_chisq / cd
+        pvalue = float(stats.chi2.sf(d_chisq, d_df)) if d_df > 0 else math.nan
+        rows.append(
+            {"df": df, "chisq": chisq, "chisq_diff": d_chisq, "df_diff": d_df, "pvalue": pvalue}
+        )
+    return pd.DataFrame(rows)

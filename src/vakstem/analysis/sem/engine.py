@@ -1,0 +1,468 @@
+"""The numerical core: RAM model matrices, model-implied moments and their Jacobian, the normal
+likelihood for complete data (ML) and by missing-data pattern (FIML), the EM estimate of the
+saturated model, and the information matrices lavaan uses for standard errors and robust tests.
+
+Conventions follow lavaan so numbers compare directly: the sample covariance has divisor N, the
+fit function is `fmin = sum_g (N_g/N) * 0.5 * F_g` for ML (chi-square = 2 N fmin) and
+`-loglik/N` for FIML, and "unit" information matrices are per observation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vakstem.analysis.sem.errors import ConvergenceError, ModelSpecificationError
+from vakstem.analysis.sem.partable import ParTable
+
+Array = NDArray[np.float64]
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+@dataclass
+class Pattern:
+    """Cases of one group sharing a missing-data pattern."""
+
+    observed: NDArray[np.intp]
+    rows: NDArray[np.intp]
+    mean: Array
+    cov: Array  # divisor n of the pattern
+
+
+@dataclass
+class GroupData:
+    """The data of one group in the model's observed-variable order (NaN = missing)."""
+
+    name: str
+    y: Array
+    missing: bool  # FIML by pattern
+    n: int = 0
+    mean: Array = field(default_factory=lambda: np.zeros(0))
+    cov: Array = field(default_factory=lambda: np.zeros((0, 0)))
+    patterns: list[Pattern] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.n = int(self.y.shape[0])
+        if not self.missing:
+            self.mean = self.y.mean(axis=0)
+            centred = self.y - self.mean
+            self.cov = centred.T @ centred / self.n
+            return
+        mask = ~np.isnan(self.y)
+        keys, inverse = np.unique(mask, axis=0, return_inverse=True)
+        for k, key in enumerate(keys):
+            observed = np.flatnonzero(key)
+            if observed.size == 0:
+                continue
+            rows = np.flatnonzero(inverse.ravel() == k)
+            values = self.y[np.ix_(rows, observed)]
+            mean = values.mean(axis=0)
+            centred = values - mean
+            self.patterns.append(Pattern(observed, rows, mean, centred.T @ centred / rows.size))
+        # Starting moments: available-case means and variances.
+        self.mean = np.nanmean(self.y, axis=0)
+        self.cov = np.diag(np.nanvar(self.y, axis=0))
+
+
+def vech_indices(p: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Lower-triangle (including the diagonal) indices, column by column as R's vech."""
+    cols, rows = np.triu_indices(p)
+    return rows, cols
+
+
+def duplication(p: int) -> Array:
+    rows, cols = vech_indices(p)
+    d = np.zeros((p * p, rows.size))
+    for k, (i, j) in enumerate(zip(rows, cols, strict=True)):
+        d[i * p + j, k] = 1.0
+        d[j * p + i, k] = 1.0
+    return d
+
+
+def vech_gradient(matrix: Array) -> Array:
+    """Derivative with respect to vech(Sigma) of a function whose derivative with respect to a
+    symmetric Sigma (treated elementwise) is `matrix`: off-diagonal elements count twice."""
+    rows, cols = vech_indices(matrix.shape[0])
+    out = matrix[rows, cols].copy()
+    out[rows != cols] *= 2.0
+    return out
+
+
+class Model:
+    """A model ready to evaluate: the parameter table mapped onto RAM matrices per group."""
+
+    def __init__(self, table: ParTable, groups: list[GroupData]) -> None:
+        self.table = table
+        self.groups = groups
+        self.ov = table.ov
+        self.variables = table.ov + table.lv
+        self.p = len(table.ov)
+        self.nv = len(self.variables)
+        self.n_free = table.n_free
+        self.meanstructure = table.meanstructure
+        self.n_total = sum(g.n for g in groups)
+        index = {name: i for i, name in enumerate(self.variables)}
+        self.entries: list[list[tuple[int, int, int, int, int]]] = []  # kind, i, j, free, row
+        for g in range(table.n_groups):
+            entries = []
+            for r, row in enumerate(table.rows):
+                if row.group != g + 1:
+                    continue
+                if row.op == "=~":
+                    entries.append((0, index[row.rhs], index[row.lhs], row.free - 1, r))
+                elif row.op == "~":
+                    entries.append((0, index[row.lhs], index[row.rhs], row.free - 1, r))
+                elif row.op == "~~":
+                    entries.append((1, index[row.lhs], index[row.rhs], row.free - 1, r))
+                elif row.op == "~1":
+                    entries.append((2, index[row.lhs], 0, row.free - 1, r))
+            self.entries.append(entries)
+        self.values = np.array([row.value for row in table.rows], dtype=float)
+        self.dup = duplication(self.p)
+        self.vech_rows, self.vech_cols = vech_indices(self.p)
+
+    # -- parameters ---------------------------------------------------------------------
+    def row_values(self, theta: Array) -> Array:
+        values = self.values.copy()
+        for r, row in enumerate(self.table.rows):
+            if row.free:
+                values[r] = theta[row.free - 1]
+        return values
+
+    def matrices(self, theta: Array, g: int) -> tuple[Array, Array, Array]:
+        a = np.zeros((self.nv, self.nv))
+        s = np.zeros((self.nv, self.nv))
+        m = np.zeros(self.nv)
+        for kind, i, j, free, r in self.entries[g]:
+            value = theta[free] if free >= 0 else self.values[r]
+            if kind == 0:
+                a[i, j] = value
+            elif kind == 1:
+                s[i, j] = value
+                s[j, i] = value
+            else:
+                m[i] = value
+        return a, s, m
+
+    def implied_all(self, theta: Array, g: int) -> tuple[Array, Array, Array]:
+        """(I - A)^-1, covariance and mean of all variables (observed and latent)."""
+        a, s, m = self.matrices(theta, g)
+        b = np.asarray(np.linalg.inv(np.eye(self.nv) - a), dtype=np.float64)
+        return b, np.asarray(b @ s @ b.T, dtype=np.float64), np.asarray(b @ m, dtype=np.float64)
+
+    def implied(self, theta: Array) -> list[tuple[Array, Array]]:
+        out = []
+        for g in range(len(self.groups)):
+            _, cov, mean = self.implied_all(theta, g)
+            sigma = cov[: self.p, : self.p]
+            mu = mean[: self.p] if self.meanstructure else self.groups[g].mean.copy()
+            out.append((sigma, mu))
+        return out
+
+    def delta(self, theta: Array, g: int) -> Array:
+        """Jacobian of (mu if meanstructure, vech Sigma) with respect to the free parameters."""
+        b, cov, mean = self.implied_all(theta, g)
+        _, _, m = self.matrices(theta, g)
+        p = self.p
+        bo = b[:p, :]
+        n_mean = p if self.meanstructure else 0
+        out = np.zeros((n_mean + self.vech_rows.size, self.n_free))
+        bm = b @ m
+        for kind, i, j, free, _ in self.entries[g]:
+            if free < 0:
+                continue
+            if kind == 0:
+                d_sigma = np.outer(bo[:, i], cov[j, :p])
+                d_sigma = d_sigma + d_sigma.T
+                d_mu = bo[:, i] * bm[j]
+            elif kind == 1:
+                d_sigma = np.outer(bo[:, i], bo[:, j])
+                if i != j:
+                    d_sigma = d_sigma + d_sigma.T
+                d_mu = np.zeros(p)
+            else:
+                d_sigma = np.zeros((p, p))
+                d_mu = bo[:, i]
+            if n_mean:
+                out[:n_mean, free] += d_mu
+            out[n_mean:, free] += d_sigma[self.vech_rows, self.vech_cols]
+        del mean
+        return out
+
+    # -- likelihood ---------------------------------------------------------------------
+    def objective(self, theta: Array) -> float:
+        """lavaan's fmin: ML discrepancy (complete data) or -loglik/N (FIML); inf if the
+        implied covariance is not positive definite."""
+        total = 0.0
+        for group, (sigma, mu) in zip(self.groups, self.implied(theta), strict=True):
+            weight = group.n / self.n_total
+            value = group_discrepancy(group, sigma, mu)
+            if not math.isfinite(value):
+                return math.inf
+            total += weight * value
+        return total
+
+    def gradient(self, theta: Array) -> Array:
+        grad = np.zeros(self.n_free)
+        for g, (group, (sigma, mu)) in enumerate(
+            zip(self.groups, self.implied(theta), strict=True)
+        ):
+            weight = group.n / self.n_total
+            g_sigma, g_mu = group_discrepancy_gradient(group, sigma, mu)
+            parts = [g_mu] if self.meanstructure else []
+            parts.append(vech_gradient(g_sigma))
+            grad += weight * (self.delta(theta, g).T @ np.concatenate(parts))
+        return grad
+
+    def loglik(self, theta: Array) -> float:
+        return sum(
+            group_loglik(group, sigma, mu)
+            for group, (sigma, mu) in zip(self.groups, self.implied(theta), strict=True)
+        )
+
+    # -- information --------------------------------------------------------------------
+    def h1_weight(self, sigma: Array) -> Array:
+        """Normal-theory unit information of (mu, vech Sigma) at Sigma (expected)."""
+        inv = np.linalg.inv(sigma)
+        w_cov = 0.5 * self.dup.T @ np.kron(inv, inv) @ self.dup
+        if not self.meanstructure:
+            return w_cov
+        n_mean = self.p
+        w = np.zeros((n_mean + w_cov.shape[0],) * 2)
+        w[:n_mean, :n_mean] = inv
+        w[n_mean:, n_mean:] = w_cov
+        return w
+
+    def expected_information(self, theta: Array) -> Array:
+        info = np.zeros((self.n_free, self.n_free))
+        for g, (group, (sigma, _)) in enumerate(zip(self.groups, self.implied(theta), strict=True)):
+            d = self.delta(theta, g)
+            info += group.n / self.n_total * d.T @ self.h1_weight(sigma) @ d
+        return info
+
+    def observed_information(self, theta: Array) -> Array:
+        """Hessian of fmin by central differences of the analytic gradient."""
+        k = self.n_free
+        hessian = np.zeros((k, k))
+        for i in range(k):
+            h = 1e-5 * max(1.0, abs(theta[i]))
+            up = theta.copy()
+            down = theta.copy()
+            up[i] += h
+            down[i] -= h
+            hessian[:, i] = (self.gradient(up) - self.gradient(down)) / (2 * h)
+        return (hessian + hessian.T) / 2
+
+    def casewise_scores(self, theta: Array, g: int, structured: bool = True) -> Array:
+        """Per-case gradient of the loglik with respect to (mu, vech Sigma) of group g, at the
+        model-implied moments (structured) or at the saturated estimates (unstructured)."""
+        group = self.groups[g]
+        if structured:
+            sigma, mu = self.implied(theta)[g]
+        else:
+            sigma, mu = group.cov, group.mean
+        if not self.meanstructure and not group.missing:
+            mu = group.mean
+        return moment_scores(group, sigma, mu, self.meanstructure)
+
+
+def group_discrepancy(group: GroupData, sigma: Array, mu: Array) -> float:
+    """0.5 * F_ML for complete data; -loglik/n for FIML."""
+    if group.missing:
+        value = -group_loglik(group, sigma, mu) / group.n
+        return value
+    sign, logdet = np.linalg.slogdet(sigma)
+    if sign <= 0:
+        return math.inf
+    inv = np.linalg.inv(sigma)
+    d = group.mean - mu
+    _, logdet_s = np.linalg.slogdet(group.cov)
+    p = sigma.shape[0]
+    return 0.5 * float(logdet + np.trace(group.cov @ inv) - logdet_s - p + d @ inv @ d)
+
+
+def group_discrepancy_gradient(group: GroupData, sigma: Array, mu: Array) -> tuple[Array, Array]:
+    """Derivatives of `group_discrepancy` with respect to Sigma (elementwise) and mu."""
+    p = sigma.shape[0]
+    if not group.missing:
+        inv = np.linalg.inv(sigma)
+        d = group.mean - mu
+        g_sigma = 0.5 * (inv - inv @ (group.cov + np.outer(d, d)) @ inv)
+        return np.asarray(g_sigma, dtype=np.float64), np.asarray(-inv @ d, dtype=np.float64)
+    g_sigma = np.zeros((p, p))
+    g_mu = np.zeros(p)
+    for pattern in group.patterns:
+        o = pattern.observed
+        n_p = pattern.rows.size
+        inv = np.linalg.inv(sigma[np.ix_(o, o)])
+        d = pattern.mean - mu[o]
+        g_sigma[np.ix_(o, o)] += n_p * 0.5 * (inv - inv @ (pattern.cov + np.outer(d, d)) @ inv)
+        g_mu[o] += -n_p * (inv @ d)
+    return np.asarray(g_sigma / group.n, dtype=np.float64), np.asarray(
+        g_mu / group.n, dtype=np.float64
+    )
+
+
+def group_loglik(group: GroupData, sigma: Array, mu: Array) -> float:
+    if not group.missing:
+        sign, logdet = np.linalg.slogdet(sigma)
+        if sign <= 0:
+            return -math.inf
+        inv = np.linalg.inv(sigma)
+        d = group.mean - mu
+        p = sigma.shape[0]
+        return (
+            -0.5 * group.n * float(p * LOG_2PI + logdet + np.trace(group.cov @ inv) + d @ inv @ d)
+        )
+    total = 0.0
+    for pattern in group.patterns:
+        o = pattern.observed
+        sub = sigma[np.ix_(o, o)]
+        sign, logdet = np.linalg.slogdet(sub)
+        if sign <= 0:
+            return -math.inf
+        inv = np.linalg.inv(sub)
+        d = pattern.mean - mu[o]
+        total += (
+            -0.5
+            * pattern.rows.size
+            * float(o.size * LOG_2PI + logdet + np.trace(pattern.cov @ inv) + d @ inv @ d)
+        )
+    return total
+
+
+def moment_scores(group: GroupData, sigma: Array, mu: Array, meanstructure: bool) -> Array:
+    """Casewise scores of the normal loglik with respect to (mu, vech Sigma)."""
+    p = sigma.shape[0]
+    rows, cols = vech_indices(p)
+    factor = np.where(rows == cols, 1.0, 2.0)
+    n_mean = p if meanstructure else 0
+    scores = np.zeros((group.n, n_mean + rows.size))
+    if not group.missing:
+        patterns = [(np.arange(p), np.arange(group.n))]
+    else:
+        patterns = [(pt.observed, pt.rows) for pt in group.patterns]
+    for o, case_rows in patterns:
+        inv = np.linalg.inv(sigma[np.ix_(o, o)])
+        d = group.y[np.ix_(case_rows, o)] - mu[o]
+        z = d @ inv  # n_p x p_o
+        full_inv = np.zeros((p, p))
+        full_inv[np.ix_(o, o)] = inv
+        zf = np.zeros((case_rows.size, p))
+        zf[:, o] = z
+        if n_mean:
+            scores[case_rows, :n_mean] = zf
+        outer = zf[:, rows] * zf[:, cols] - full_inv[rows, cols]
+        scores[case_rows, n_mean:] = 0.5 * outer * factor
+    return scores
+
+
+def em_saturated(group: GroupData, tol: float = 1e-11, max_iter: int = 5000) -> tuple[Array, Array]:
+    """Saturated mean and covariance of a group with missing values, by EM."""
+    p = group.y.shape[1]
+    mu = group.mean.copy()
+    sigma = group.cov.copy()
+    previous = -math.inf
+    for _ in range(max_iter):
+        total_y = np.zeros(p)
+        total_yy = np.zeros((p, p))
+        for pattern in group.patterns:
+            o = pattern.observed
+            m = np.setdiff1d(np.arange(p), o)
+            values = group.y[np.ix_(pattern.rows, o)]
+            filled = np.zeros((pattern.rows.size, p))
+            filled[:, o] = values
+            extra = np.zeros((p, p))
+            if m.size:
+                coef = np.linalg.solve(sigma[np.ix_(o, o)], sigma[np.ix_(o, m)])
+                filled[:, m] = mu[m] + (values - mu[o]) @ coef
+                extra[np.ix_(m, m)] = pattern.rows.size * (
+                    sigma[np.ix_(m, m)] - sigma[np.ix_(m, o)] @ coef
+                )
+            total_y += filled.sum(axis=0)
+            total_yy += filled.T @ filled + extra
+        mu = total_y / group.n
+        sigma = total_yy / group.n - np.outer(mu, mu)
+        current = group_loglik(group, sigma, mu)
+        if abs(current - previous) < tol * max(1.0, abs(current)):
+            break
+        previous = current
+    return mu, sigma
+
+
+def optimise(model: Model, start: Array, max_iter: int = 2000) -> Array:
+    """Minimise fmin by Fisher scoring with step halving, then polish with Newton steps on the
+    numerical Hessian until the gradient vanishes (so estimates match lavaan to ~1e-6)."""
+    theta = start.copy()
+    value = model.objective(theta)
+    if not math.isfinite(value):
+        raise ConvergenceError(
+            "the starting values give a model-implied covariance matrix that is not positive "
+            "definite; the model may be misspecified"
+        )
+    converged = False
+    for iteration in range(max_iter):
+        grad = model.gradient(theta)
+        if np.max(np.abs(grad)) < 1e-12:
+            converged = True
+            break
+        if iteration >= 20 and np.max(np.abs(grad)) < 1e-5:
+            metric = model.observed_information(theta)
+            eig = np.linalg.eigvalsh(metric)
+            if eig[0] <= 1e-12 * max(1.0, eig[-1]):
+                metric = model.expected_information(theta)
+        else:
+            metric = model.expected_information(theta)
+        try:
+            step = np.linalg.solve(metric + 1e-12 * np.eye(len(theta)), grad)
+        except np.linalg.LinAlgError:
+            step = grad
+        if not np.all(np.isfinite(step)) or step @ grad <= 0:
+            step = grad
+        # The Newton decrement is in units of fmin (chi-square / 2N): below 1e-18 the estimates
+        # are exact to far more digits than any output shows.
+        decrement = float(step @ grad)
+        if decrement < 1e-18:
+            converged = True
+            break
+        t = 1.0
+        accepted = False
+        for _ in range(40):
+            candidate = theta - t * step
+            new_value = model.objective(candidate)
+            # Strictly lower: a step too small to change the value is not progress.
+            if math.isfinite(new_value) and new_value < value - 1e-4 * t * decrement:
+                accepted = True
+                break
+            t /= 2
+        if not accepted:
+            # No decrease is measurable any more: converged if the decrement says so.
+            converged = decrement < 1e-10
+            break
+        theta, value = candidate, new_value
+    if not converged:
+        grad = model.gradient(theta)
+        if np.max(np.abs(grad)) < 1e-6:
+            return theta
+        raise ConvergenceError(
+            "the model did not converge (largest gradient element "
+            f"{np.max(np.abs(grad)):.2g} after {max_iter} iterations); the model may be "
+            "misspecified, not identified, or need a different parameterisation"
+        )
+    return theta
+
+
+def check_information(model: Model, info: Array, names: list[str]) -> None:
+    """A singular information matrix means some parameters are not identified: name them."""
+    eig, vectors = np.linalg.eigh(info)
+    if eig[0] > 1e-9 * max(1.0, abs(eig[-1])):
+        return
+    weights = np.abs(vectors[:, 0])
+    involved = [names[i] for i in np.argsort(-weights)[:3] if weights[i] > 0.1]
+    raise ModelSpecificationError(
+        "the model is not identified: the information matrix is singular; involved parameters: "
+        + ", ".join(involved)
+    )

@@ -1,0 +1,589 @@
+"""Estimation on top of the engine: data checks, start values, the fit itself, standard errors
+(expected information for ML, observed information for FIML, Huber-White sandwich for MLR), the
+Yuan-Bentler scaled test statistic, the baseline and saturated models, standardised solutions and
+defined parameters with delta-method standard errors."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy import stats
+
+from vakstem.analysis.sem.engine import (
+    Array,
+    GroupData,
+    Model,
+    check_information,
+    em_saturated,
+    group_discrepancy_gradient,
+    group_loglik,
+    optimise,
+    vech_gradient,
+    vech_indices,
+)
+from vakstem.analysis.sem.errors import DataError, ModelSpecificationError
+from vakstem.analysis.sem.partable import ParTable, Row
+from vakstem.analysis.sem.syntax import evaluate
+
+
+@dataclass
+class TestResult:
+    """Chi-square test of a fitted model against the saturated model."""
+
+    chisq: float
+    df: int
+    scaling_factor: float = math.nan  # Yuan-Bentler (MLR only)
+    trace_h1: float = math.nan
+    trace_h0: float = math.nan
+    h1_ndat: int = 0
+
+    @property
+    def pvalue(self) -> float:
+        return float(stats.chi2.sf(self.chisq, self.df)) if self.df > 0 else math.nan
+
+
+@dataclass
+class Estimates:
+    model: Model
+    theta: Array
+    vcov: Array
+    information: Array  # unit information used for the standard errors (bread for MLR)
+    b0: Array | None  # first-order (meat) information, MLR only
+    b0_groups: list[Array] | None
+    test: TestResult
+    logl: float
+    unrestricted_logl: float
+    h1_moments: list[tuple[Array, Array]]  # saturated (mean, cov) per group
+
+
+def prepare_groups(
+    data: pd.DataFrame,
+    table: ParTable,
+    *,
+    missing: str,
+    group: str | None,
+) -> list[GroupData]:
+    """Check the data against the model and split it into groups (listwise or FIML)."""
+    if data.shape[0] == 0:
+        raise DataError("the data is empty: it has no rows")
+    columns = [str(c) for c in data.columns]
+    for name in table.lv:
+        if name in columns:
+            raise ModelSpecificationError(
+                f"latent variable {name!r} has the same name as a column of the data; "
+                "rename the latent variable"
+            )
+    absent = [v for v in table.ov if v not in columns]
+    if absent:
+        raise DataError(
+            "the model uses "
+            + ", ".join(repr(v) for v in absent)
+            + (" which is" if len(absent) == 1 else " which are")
+            + " not a column of the data (columns: "
+            + ", ".join(columns[:20])
+            + (", ..." if len(columns) > 20 else "")
+            + ")"
+        )
+    if group is not None and group not in columns:
+        raise DataError(f"the group variable {group!r} is not a column of the data")
+    frame = data.loc[:, [*table.ov, *([group] if group else [])]].copy()
+    for v in table.ov:
+        column = frame[v]
+        if column.dtype == bool:
+            frame[v] = column.astype(float)
+            continue
+        if not pd.api.types.is_numeric_dtype(column):
+            converted = pd.to_numeric(column, errors="coerce")
+            bad = column.notna() & converted.isna()
+            if bad.any():
+                position = int(np.flatnonzero(bad.to_numpy())[0])
+                raise DataError(
+                    f"column {v!r} is not numeric: row {position + 1} holds "
+                    f"{column.iloc[position]!r}"
+                )
+            frame[v] = converted
+        frame[v] = frame[v].astype(float)
+    if group is not None:
+        frame = frame[frame[group].notna()]
+        labels = list(pd.unique(frame[group]))
+    else:
+        labels = [None]
+    groups: list[GroupData] = []
+    for label in labels:
+        part = frame if label is None else frame[frame[group] == label]
+        values = part[table.ov].to_numpy(dtype=float)
+        name = "" if label is None else str(label)
+        where = f" in group {name!r}" if label is not None else ""
+        if missing == "listwise":
+            values = values[~np.isnan(values).any(axis=1)]
+        else:
+            values = values[~np.isnan(values).all(axis=1)]
+        n = values.shape[0]
+        p = len(table.ov)
+        if group is not None and n < 2:
+            raise DataError(
+                f"group {name!r} of {group!r} has only {n} usable row{'s' if n != 1 else ''}; "
+                "every group needs at least two"
+            )
+        if missing == "listwise" and n < p + 1:
+            raise DataError(
+                f"too few complete rows{where}: {n} rows without missing values for {p} "
+                f"observed variables (at least {p + 1} needed); consider missing='ml'"
+            )
+        if n < 2:
+            raise DataError(f"too few rows{where}: {n} usable row(s)")
+        variances = np.nanvar(values, axis=0)
+        for v, variance in zip(table.ov, variances, strict=True):
+            if not variance > 1e-12 * max(1.0, float(np.nanmean(values) ** 2)):
+                raise DataError(
+                    f"variable {v!r} has zero variance{where}; the sample covariance matrix is "
+                    "not positive definite"
+                )
+        groups.append(GroupData(name=name, y=values, missing=missing == "ml"))
+    for g in groups:
+        if not g.missing:
+            eig = np.linalg.eigvalsh(g.cov / np.sqrt(np.outer(np.diag(g.cov), np.diag(g.cov))))
+            if eig[0] < 1e-10:
+                raise DataError(
+                    "the sample covariance matrix"
+                    + (f" of group {g.name!r}" if g.name else "")
+                    + " is not positive definite: "
+                    + _collinear_message(g.cov, table.ov)
+                )
+    return groups
+
+
+def _collinear_message(cov: Array, names: list[str]) -> str:
+    _eig, vectors = np.linalg.eigh(cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov))))
+    weights = np.abs(vectors[:, 0])
+    involved = [names[i] for i in np.argsort(-weights) if weights[i] > 0.1]
+    return "the variables " + ", ".join(repr(v) for v in involved) + " are linearly dependent"
+
+
+def set_fixed_x(table: ParTable, groups: list[GroupData], h1: list[tuple[Array, Array]]) -> None:
+    """fixed.x: the covariates' variances, covariances and means are the sample values."""
+    index = {name: i for i, name in enumerate(table.ov)}
+    for row in table.rows:
+        if not row.exo:
+            continue
+        mean, cov = h1[row.group - 1]
+        if row.op == "~1":
+            row.value = float(mean[index[row.lhs]])
+        else:
+            row.value = float(cov[index[row.lhs], index[row.rhs]])
+    del groups
+
+
+def start_values(table: ParTable, h1: list[tuple[Array, Array]], std_lv: bool) -> Array:
+    index = {name: i for i, name in enumerate(table.ov)}
+    theta = np.full(table.n_free, np.nan)
+    for row in table.rows:
+        if not row.free or not math.isnan(theta[row.free - 1]):
+            continue
+        mean, cov = h1[row.group - 1]
+        value = 0.0
+        if row.op == "=~":
+            value = math.sqrt(0.5 * cov[index[row.rhs], index[row.rhs]]) if std_lv else 1.0
+        elif row.op == "~~" and row.lhs == row.rhs:
+            value = 0.5 * cov[index[row.lhs], index[row.lhs]] if row.lhs in index else 0.05
+        elif row.op == "~1" and row.lhs in index:
+            value = float(mean[index[row.lhs]])
+        theta[row.free - 1] = value
+    return theta
+
+
+def saturated_moments(groups: list[GroupData]) -> list[tuple[Array, Array]]:
+    out = []
+    for g in groups:
+        if g.missing:
+            mu, sigma = em_saturated(g)
+            out.append((mu, sigma))
+        else:
+            out.append((g.mean, g.cov))
+    return out
+
+
+def h1_information(model: Model, g: int, h1: tuple[Array, Array]) -> Array:
+    """Unit information of the saturated model of group g (lavaan's 'unstructured' A1):
+    expected for complete data, observed (numerical Hessian) for FIML."""
+    group = model.groups[g]
+    mu, sigma = h1
+    if not group.missing:
+        return model.h1_weight(sigma)
+    p = sigma.shape[0]
+    rows, cols = vech_indices(p)
+
+    def grad(x: Array) -> Array:
+        m = x[:p]
+        s = np.zeros((p, p))
+        s[rows, cols] = x[p:]
+        s[cols, rows] = x[p:]
+        g_sigma, g_mu = group_discrepancy_gradient(group, s, m)
+        return np.concatenate([g_mu, vech_gradient(g_sigma)])
+
+    x0 = np.concatenate([mu, sigma[rows, cols]])
+    k = x0.size
+    hessian = np.zeros((k, k))
+    for i in range(k):
+        h = 1e-5 * max(1.0, abs(x0[i]))
+        up = x0.copy()
+        down = x0.copy()
+        up[i] += h
+        down[i] -= h
+        hessian[:, i] = (grad(up) - grad(down)) / (2 * h)
+    return (hessian + hessian.T) / 2
+
+
+def _x_moment_mask(model: Model) -> NDArray[np.bool_]:
+    """Moments that involve only fixed.x covariates (lavaan leaves them out of the traces)."""
+    xs = {i for i, name in enumerate(model.ov) if name in model.table.ov_x}
+    rows, cols = vech_indices(model.p)
+    mask = [i in xs for i in range(model.p)] if model.meanstructure else []
+    mask += [bool(r in xs and c in xs) for r, c in zip(rows, cols, strict=True)]
+    return np.array(mask, dtype=bool)
+
+
+def n_moments(model: Model) -> int:
+    p = len(model.table.ov_nox)
+    nx = len(model.table.ov_x)
+    per_group = p * (p + 1) // 2 + (p if model.meanstructure else 0) + nx * p
+    return per_group * len(model.groups)
+
+
+def estimate(
+    model: Model,
+    h1: list[tuple[Array, Array]],
+    *,
+    estimator: str,
+    start: Array,
+    names: list[str],
+) -> Estimates:
+    """Fit the model and compute its standard errors and test statistic."""
+    theta = optimise(model, start)
+    n = model.n_total
+    missing = any(g.missing for g in model.groups)
+    robust = estimator == "MLR"
+    if missing or robust:
+        information = model.observed_information(theta)
+    else:
+        information = model.expected_information(theta)
+    check_information(model, information, names)
+    e_inv = np.linalg.inv(information)
+    b0 = None
+    b0_groups = None
+    if robust:
+        b0_groups = []
+        b0 = np.zeros_like(information)
+        for g, group in enumerate(model.groups):
+            scores = model.casewise_scores(theta, g, structured=True)
+            b1 = scores.T @ scores / group.n
+            d = model.delta(theta, g)
+            b0_g = d.T @ b1 @ d
+            b0_groups.append(b0_g)
+            b0 += group.n / n * b0_g
+        vcov = e_inv @ b0 @ e_inv / n
+    else:
+        vcov = e_inv / n
+    # With fixed.x lavaan reports the likelihood conditional on the covariates: the marginal
+    # likelihood of the covariates (at their sample moments) is taken out of both.
+    x_part = _x_marginal_loglik(model, h1)
+    logl = model.loglik(theta) - x_part
+    unrestricted = (
+        sum(
+            group_loglik(group, sigma, mu)
+            for group, (mu, sigma) in zip(model.groups, h1, strict=True)
+        )
+        - x_part
+    )
+    chisq = 2.0 * (unrestricted - logl) if missing else 2.0 * n * model.objective(theta)
+    df = n_moments(model) - model.n_free
+    test = TestResult(chisq=max(chisq, 0.0) if chisq > -1e-8 else chisq, df=df)
+    if robust and df > 0 and b0_groups is not None:
+        mask = _x_moment_mask(model)
+        trace_h1 = 0.0
+        trace_h0 = 0.0
+        h1_ndat = 0
+        for g, group in enumerate(model.groups):
+            a1 = h1_information(model, g, h1[g])[np.ix_(~mask, ~mask)]
+            scores = model_scores_unstructured(model, group, h1[g])[:, ~mask]
+            b1 = scores.T @ scores / group.n
+            trace_h1 += float(np.sum(b1 * np.linalg.inv(a1).T))
+            trace_h0 += group.n / n * float(np.sum(b0_groups[g] * e_inv.T))
+            h1_ndat += int((~mask).sum())
+        test.scaling_factor = (trace_h1 - trace_h0) / df
+        test.trace_h1 = trace_h1
+        test.trace_h0 = trace_h0
+        test.h1_ndat = h1_ndat
+    return Estimates(
+        model=model,
+        theta=theta,
+        vcov=vcov,
+        information=information,
+        b0=b0,
+        b0_groups=b0_groups,
+        test=test,
+        logl=logl,
+        unrestricted_logl=unrestricted,
+        h1_moments=h1,
+    )
+
+
+def _x_marginal_loglik(model: Model, h1: list[tuple[Array, Array]]) -> float:
+    xs = [i for i, name in enumerate(model.ov) if name in model.table.ov_x]
+    if not xs:
+        return 0.0
+    total = 0.0
+    for group, (mu, sigma) in zip(model.groups, h1, strict=True):
+        sub = GroupData(name=group.name, y=group.y[:, xs], missing=group.missing)
+        total += group_loglik(sub, sigma[np.ix_(xs, xs)], mu[xs])
+    return total
+
+
+def model_scores_unstructured(model: Model, group: GroupData, h1: tuple[Array, Array]) -> Array:
+    from vakstem.analysis.sem.engine import moment_scores
+
+    mu, sigma = h1
+    return moment_scores(group, sigma, mu, model.meanstructure)
+
+
+def baseline_table(table: ParTable) -> ParTable:
+    """lavaan's independence model: free variances (and intercepts) of the observed variables,
+    the fixed.x covariates kept as they are."""
+    rows: list[Row] = []
+    n_free = 0
+    for g in range(1, table.n_groups + 1):
+        specs: list[tuple[str, str, str, bool]] = []
+        for v in table.ov_nox:
+            specs.append((v, "~~", v, False))
+        xs = table.ov_x
+        for j, xj in enumerate(xs):
+            for xi in xs[j:]:
+                specs.append((xj, "~~", xi, True))
+        if table.meanstructure:
+            for v in table.ov_nox:
+                specs.append((v, "~1", "", False))
+            for v in xs:
+                specs.append((v, "~1", "", True))
+        for lhs, op, rhs, exo in specs:
+            free = 0
+            if not exo:
+                n_free += 1
+                free = n_free
+            rows.append(Row(len(rows) + 1, lhs, op, rhs, g, False, free, 0.0, "", exo))
+    return ParTable(
+        rows=rows,
+        definitions=(),
+        ov=list(table.ov),
+        ov_x=list(table.ov_x),
+        lv=[],
+        n_groups=table.n_groups,
+        meanstructure=table.meanstructure,
+        n_free=n_free,
+    )
+
+
+def parameter_names(table: ParTable) -> list[str]:
+    names = [""] * table.n_free
+    for row in table.rows:
+        if row.free and not names[row.free - 1]:
+            suffix = f" (group {row.group})" if table.n_groups > 1 else ""
+            names[row.free - 1] = f"{row.lhs} {row.op} {row.rhs}".strip() + suffix
+    return names
+
+
+def label_values(table: ParTable, row_values: Array) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for label, index in table.label_rows.items():
+        values[label] = float(row_values[index])
+    return values
+
+
+def defined_values(table: ParTable, row_values: Array) -> list[float]:
+    values = label_values(table, row_values)
+    out = []
+    for definition in table.definitions:
+        value = evaluate(definition.expression, values)
+        values[definition.name] = value
+        out.append(value)
+    return out
+
+
+def defined_jacobian(model: Model, theta: Array) -> Array:
+    k = len(model.table.definitions)
+    jac = np.zeros((k, theta.size))
+    for i in range(theta.size):
+        h = 1e-6 * max(1.0, abs(theta[i]))
+        up = theta.copy()
+        down = theta.copy()
+        up[i] += h
+        down[i] -= h
+        f_up = np.array(defined_values(model.table, model.row_values(up)))
+        f_down = np.array(defined_values(model.table, model.row_values(down)))
+        jac[:, i] = (f_up - f_down) / (2 * h)
+    return jac
+
+
+def standardized(model: Model, theta: Array, kind: str) -> Array:
+    """std.lv or std.all for every row of the parameter table."""
+    values = model.row_values(theta)
+    out = values.copy()
+    lv = set(model.table.lv)
+    index = {name: i for i, name in enumerate(model.variables)}
+    for g in range(len(model.groups)):
+        _, cov, _ = model.implied_all(theta, g)
+        sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+        if kind == "std.lv":
+            sd = np.array([sd[i] if name in lv else 1.0 for i, name in enumerate(model.variables)])
+        # Covariances are standardised by the (residual) variance parameters, as lavaan does:
+        # a residual covariance becomes a residual correlation.
+        own_variance = {
+            row.lhs: values[r]
+            for r, row in enumerate(model.table.rows)
+            if row.group == g + 1 and row.op == "~~" and row.lhs == row.rhs
+        }
+        for r, row in enumerate(model.table.rows):
+            if row.group != g + 1:
+                continue
+            lhs = sd[index[row.lhs]]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if row.op == "=~":
+                    out[r] = values[r] * lhs / sd[index[row.rhs]]
+                elif row.op == "~":
+                    out[r] = values[r] * sd[index[row.rhs]] / lhs
+                elif row.op == "~~" and row.lhs != row.rhs:
+                    scaled = kind == "std.all" or (row.lhs in lv and row.rhs in lv)
+                    if scaled:
+                        product = own_variance.get(row.lhs, np.nan) * own_variance.get(
+                            row.rhs, np.nan
+                        )
+                        out[r] = values[r] / math.sqrt(product) if product > 0 else math.nan
+                    else:
+                        out[r] = values[r] / (lhs * sd[index[row.rhs]])
+                elif row.op == "~~":
+                    out[r] = values[r] / (lhs * sd[index[row.rhs]])
+                elif row.op == "~1":
+                    out[r] = values[r] / lhs
+    return out
+
+
+def fit_baseline(
+    table: ParTable,
+    groups: list[GroupData],
+    h1: list[tuple[Array, Array]],
+    estimator: str,
+) -> Estimates:
+    base = baseline_table(table)
+    set_fixed_x(base, groups, h1)
+    model = Model(base, groups)
+    start = start_values(base, h1, std_lv=False)
+    # The independence model's estimates are (nearly) the sample variances and means.
+    index = {name: i for i, name in enumerate(base.ov)}
+    for row in base.rows:
+        if row.free:
+            mean, cov = h1[row.group - 1]
+            if row.op == "~~":
+                start[row.free - 1] = cov[index[row.lhs], index[row.lhs]]
+            else:
+                start[row.free - 1] = mean[index[row.lhs]]
+    return estimate(model, h1, estimator=estimator, start=start, names=parameter_names(base))
+
+
+def rmsea_ci(x2: float, df: float, n: int, g: int, c_hat: float = 1.0) -> tuple[float, float]:
+    """lavaan's 90% interval: the noncentrality parameters where the observed statistic sits at
+    the 95th and 5th percentile of the noncentral chi-square."""
+    if not (math.isfinite(x2) and math.isfinite(df)):
+        return (math.nan, math.nan)
+    if df < 1:
+        return (0.0, 0.0)
+
+    def at(ncp: float) -> float:
+        return float(stats.ncx2.cdf(x2, df, ncp)) if ncp > 0 else float(stats.chi2.cdf(x2, df))
+
+    from scipy.optimize import brentq
+
+    if at(0.0) - 0.95 < 0:
+        lower = 0.0
+    else:
+        lam = brentq(lambda v: at(v) - 0.95, 0.0, x2)
+        lower = math.sqrt(c_hat * lam / (n * df)) * math.sqrt(g)
+    n_rmsea = max(n, x2 * 4)
+    if at(n_rmsea) - 0.05 > 0 or at(0.0) - 0.05 < 0:
+        upper = 0.0
+    else:
+        lam = brentq(lambda v: at(v) - 0.05, 0.0, n_rmsea)
+        upper = math.sqrt(c_hat * lam / (n * df)) * math.sqrt(g)
+    return lower, upper
+
+
+def rmsea(x2: float, df: float, n: int, g: int, c_hat: float = 1.0) -> float:
+    if not math.isfinite(x2) or not math.isfinite(df):
+        return math.nan
+    if df <= 0:
+        return 0.0
+    return math.sqrt(max(x2 / n / df - c_hat / n, 0.0)) * math.sqrt(g)
+
+
+def rmsea_pvalue(x2: float, df: float, n: int, g: int, h0: float, close: bool) -> float:
+    if not (math.isfinite(x2) and df > 0):
+        return math.nan
+    ncp = n * df * h0**2 / g
+    cdf = float(stats.ncx2.cdf(x2, df, ncp))
+    return 1.0 - cdf if close else cdf
+
+
+def cfi(x2: float, df: float, x2_null: float, df_null: float, c: float = 1, c0: float = 1) -> float:
+    values = [x2, df, x2_null, df_null, c, c0]
+    if any(not math.isfinite(v) for v in values):
+        return math.nan
+    if df > 0 and c != 1 and c0 != 1:
+        t1 = max(x2 - c * df, 0.0)
+        t2 = max(x2 - c * df, x2_null - c0 * df_null, 0.0)
+    else:
+        t1 = max(x2 - df, 0.0)
+        t2 = max(x2 - df, x2_null - df_null, 0.0)
+    if abs(t1) < 1e-12 and abs(t2) < 1e-12:
+        return 1.0
+    return 1.0 - t1 / t2
+
+
+def tli(x2: float, df: float, x2_null: float, df_null: float, c: float = 1, c0: float = 1) -> float:
+    values = [x2, df, x2_null, df_null, c, c0]
+    if any(not math.isfinite(v) for v in values):
+        return math.nan
+    if df > 0 and c != 1 and c0 != 1:
+        t1 = (x2 - c * df) * df_null
+        t2 = (x2_null - c0 * df_null) * df
+    else:
+        t1 = (x2 - df) * df_null
+        t2 = (x2_null - df_null) * df
+    if df > 0 and abs(t2) > 0:
+        return 1.0 - t1 / t2
+    return 1.0
+
+
+def srmr(model: Model, theta: Array, h1: list[tuple[Array, Array]]) -> tuple[float, float]:
+    """Bentler's SRMR (with mean residuals when there is a mean structure) and without means,
+    averaged over groups with weights N_g/N."""
+    total = 0.0
+    nomean = 0.0
+    rows, cols = vech_indices(model.p)
+    for group, (sigma, mu), (m, s) in zip(model.groups, model.implied(theta), h1, strict=True):
+        sd = np.sqrt(np.diag(s))
+        residual = (s - sigma) / np.outer(sd, sd)
+        cov_part = residual[rows, cols]
+        value_nomean = math.sqrt(float(np.mean(cov_part**2)))
+        if model.meanstructure:
+            mean_part = (m - mu) / sd
+            value = math.sqrt(
+                float((np.sum(cov_part**2) + np.sum(mean_part**2)) / (cov_part.size + model.p))
+            )
+        else:
+            value = value_nomean
+        weight = group.n / model.n_total
+        total += weight * value
+        nomean += weight * value_nomean
+    return total, nomean
