@@ -20,6 +20,8 @@ from vakstem.export.codebook import (
     render_html,
     render_markdown,
 )
+from vakstem.export.relevance import expression_relevance
+from vakstem.export.table import ExportOptions, TableLayout
 from vakstem.instrument.loader import load_study_file
 from vakstem.instrument.schema import Study
 
@@ -206,3 +208,12 @@ def test_the_command_reports_an_unwritable_output_path(tmp_path: Path) -> None:
     result = runner.invoke(app, ["codebook", "klantmanagers", "--out", str(target)])
     assert result.exit_code == 1
     assert "cannot write" in result.output
+
+
+@pytest.mark.parametrize("study_id", ["klantmanagers", "voorbeeld"])
+def test_codebook_names_exactly_the_answer_columns_of_the_export(study_id: str) -> None:
+    # The voorbeeld study has a multiple-choice item, so this also checks the 0/1 option columns.
+    shipped = load_study_file(find_study_file(study_id))
+    layout = TableLayout(shipped, ExportOptions(open_text=True), expression_relevance())
+    exported = [c.name for c in layout.columns if c.role != "meta"]
+    assert [v.name for v in build_codebook(shipped).variables] == exported
