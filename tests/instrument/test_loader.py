@@ -293,3 +293,20 @@ def test_content_hash_is_the_stored_version_hash() -> None:
 
     study = load_study_file(EXAMPLE)
     assert content_hash(study) == version_hash(study)
+
+
+def test_python_and_libyaml_readers_locate_problems_alike(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import vakstem.instrument.loader as loader
+
+    def located(path: Path) -> list[tuple[int | None, int | None, str]]:
+        _study, problems = check_text(path.read_text(encoding="utf-8"), path.name)
+        return [(p.line, p.column, p.message.split(":")[0]) for p in problems]
+
+    files = [*sorted(FIXTURES.glob("*.yaml")), EXAMPLE]
+    fast = [located(path) for path in files]
+    monkeypatch.setattr(loader, "_Loader", loader._PyLoader)
+    assert [located(path) for path in files] == fast
+    study, problems = check_text(EXAMPLE.read_text(encoding="utf-8"), "study.yaml")
+    assert problems == [] and study is not None
