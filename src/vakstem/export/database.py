@@ -7,6 +7,7 @@ snapshot even while fieldwork goes on. Memory holds one page of responses, never
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,8 @@ from vakstem.service.types import StudyNotFound
 from vakstem.store.studies import StoredStudy, get_study, get_version
 from vakstem.store.tables import answers, responses
 
-DEFAULT_CHUNK = 1_000
+DEFAULT_CHUNK = 2_000
+_UNSEEN = object()
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class ResponseReader:
         self.options = options
         self.chunk_size = chunk_size
         self._conn: Connection | None = None
+        self._parsed: dict[str, Any] = {}
 
     def __enter__(self) -> ResponseReader:
         self._conn = _snapshot(self.source.engine)
@@ -96,6 +99,18 @@ class ResponseReader:
         if self._conn is None:
             raise RuntimeError("use ResponseReader as a context manager")
         return self._conn
+
+    def _parse(self, text: Any) -> Any:
+        # A JSON column has numeric affinity in SQLite: numbers come back as numbers already.
+        if not isinstance(text, str):
+            return text
+        value = self._parsed.get(text, _UNSEEN)
+        if value is _UNSEEN:
+            value = json.loads(text)
+            # Only short texts are kept: open answers are long and rarely repeat.
+            if len(text) <= 24 and len(self._parsed) < 100_000:
+                self._parsed[text] = value
+        return value
 
     def count(self) -> int:
         where = _filters(self.source.stored.study_id, self.options)
@@ -127,12 +142,16 @@ class ResponseReader:
                 return
             ids = [row.id for row in page]
             by_response: dict[str, dict[str, Any]] = {i: {} for i in ids}
+            sqlite = self.conn.dialect.name == "sqlite"
+            # On SQLite the JSON text is parsed here, through a cache: most answers are a few
+            # small codes, so parsing each distinct text once saves most of the reading time.
+            value_column = sa.type_coerce(answers.c.value, sa.Text) if sqlite else answers.c.value
             for rid, variable, value in self.conn.execute(
-                sa.select(answers.c.response_id, answers.c.variable, answers.c.value).where(
+                sa.select(answers.c.response_id, answers.c.variable, value_column).where(
                     answers.c.response_id.in_(ids)
                 )
-            ):
-                by_response[rid][variable] = value
+            ).all():
+                by_response[rid][variable] = self._parse(value) if sqlite else value
             yield [
                 ResponseRecord(
                     response_id=row.id,

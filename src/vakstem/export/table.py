@@ -21,7 +21,7 @@ import pandas as pd
 from vakstem.analysis.scoring import ScoringError, scale_scores
 from vakstem.export.missing import ExportError, MissingCodes, MissingReason, missing_codes_of
 from vakstem.instrument.names import multiple_choice_column, name_problems
-from vakstem.instrument.schema import Choice, Item, ItemType, Page, Study, text_in
+from vakstem.instrument.schema import Choice, Item, ItemType, Study, text_in
 
 #: A cell of the table: text, a whole number (codes included), a decimal, a date, a UTC time.
 Cell = str | int | float | dt.date | dt.datetime | None
@@ -179,8 +179,7 @@ class TableLayout:
         #: Older instrument versions by hash: their pages decide which items a response saw.
         self._versions = dict(versions or {})
         self.flags = tuple(flags)
-        self._option_codes: dict[str, dict[str, int]] = {}
-        self._items_by_variable: dict[str, Item] = {}
+        self._shapes: dict[int, _Shape] = {}
         self.columns: list[Column] = self._build_columns()
         problems = variable_name_problems(c.name for c in self.columns)
         if problems:
@@ -192,6 +191,7 @@ class TableLayout:
             name: frozenset(c.code for c in choices if c.missing)
             for name, choices in study.choice_lists.items()
         }
+        self._plan = self._build_plan()
 
     # -- columns ---------------------------------------------------------------------------
 
@@ -326,8 +326,46 @@ class TableLayout:
 
     # -- rows ------------------------------------------------------------------------------
 
+    def _build_plan(self) -> list[tuple[int, str, Any, bool]]:
+        """Per answer column: (operation, variable, its data, whether it takes missing codes),
+        worked out once so that building a row is one tight loop."""
+        by_variable = {v: item for _p, item in self.study.items() for v in item.variables()}
+        plan: list[tuple[int, str, Any, bool]] = []
+        for col in self.columns:
+            if col.role == "meta":
+                plan.append((_META, col.name, None, False))
+                continue
+            if col.role == "score" or col.variable is None:
+                continue
+            item = by_variable[col.variable]
+            missing = self._missing_choice.get(item.choices or "", frozenset())
+            if item.type is ItemType.MULTIPLE:
+                code = next(
+                    c.code
+                    for c in self.study.choices_of(item)
+                    if option_column(item.id, c.code) == col.name
+                )
+                plan.append((_OPTION, col.variable, (code, missing), True))
+            elif col.kind is Kind.CODE:
+                plan.append((_CODE, col.variable, missing, True))
+            elif col.kind is Kind.INTEGER:
+                plan.append((_INTEGER, col.variable, None, True))
+            elif col.kind is Kind.DECIMAL:
+                plan.append((_DECIMAL, col.variable, None, True))
+            elif col.kind is Kind.DATE:
+                plan.append((_DATE, col.variable, None, False))
+            else:
+                plan.append((_TEXT, col.variable, None, False))
+        return plan
+
     def _study_of(self, version: str) -> Study:
         return self._versions.get(version, self.study)
+
+    def _shape(self, study: Study) -> _Shape:
+        shape = self._shapes.get(id(study))
+        if shape is None:
+            shape = self._shapes[id(study)] = _Shape(study)
+        return shape
 
     def _relevant(self, expression: str | None, answers: Mapping[str, Any]) -> bool:
         if not expression:
@@ -337,101 +375,45 @@ class TableLayout:
     def reasons(self, record: ResponseRecord) -> dict[str, MissingReason]:
         """Why each variable without an answer is empty, for this response."""
         study = self._study_of(record.instrument_version)
-        answers = record.answers
-        completed = record.status == "completed"
-        visited = list(record.visited_pages) if record.visited_pages is not None else None
-        pages = list(study.pages)
-        index = {p.id: i for i, p in enumerate(pages)}
-
-        if visited is None:
-            # No path stored: a page counts as visited when it holds an answer.
-            answered_pages = {
-                i for i, p in enumerate(pages) for it in p.items
-                for v in it.variables() if answers.get(v) is not None
-            }  # fmt: skip
-            visited_set = {pages[i].id for i in answered_pages}
-            reached_until = max(answered_pages, default=-1)
-        else:
-            visited_set = set(visited)
-            reached_until = max((index[p] for p in visited if p in index), default=-1)
-        if record.status in ("withdrawn", "refused"):
-            # Nothing is kept of a withdrawn or refused response: no page counts as answered.
-            visited_set = set()
-            frontier = 0
-        elif completed:
-            frontier = len(pages)
-        elif record.current_page is not None and record.current_page in index:
-            frontier = index[record.current_page]
-            visited_set.discard(record.current_page)
-        else:
-            frontier = reached_until + 1
-
-        out: dict[str, MissingReason] = {}
-        for i, page in enumerate(pages):
-            if page.id in visited_set or (visited is None and i < frontier):
-                page_state = _PageState.SEEN if page.id in visited_set else _PageState.ASK
-            elif i < frontier:
-                page_state = _PageState.SKIPPED
-            else:
-                page_state = _PageState.NOT_REACHED
-            self._page_reasons(page, page_state, answers, out)
-        return out
-
-    def _page_reasons(
-        self,
-        page: Page,
-        state: _PageState,
-        answers: Mapping[str, Any],
-        out: dict[str, MissingReason],
-    ) -> None:
-        empty = [
-            (item, v) for item in page.items for v in item.variables() if answers.get(v) is None
-        ]
-        if not empty:
-            return
-        if state is _PageState.NOT_REACHED:
-            for _item, v in empty:
-                out[v] = MissingReason.DROPPED_OUT
-            return
-        if state is _PageState.SKIPPED:
-            for _item, v in empty:
-                out[v] = MissingReason.NOT_APPLICABLE
-            return
-        if state is _PageState.ASK and not self._relevant(page.relevant, answers):
-            for _item, v in empty:
-                out[v] = MissingReason.NOT_APPLICABLE
-            return
-        page_shown = self._relevant(page.relevant, answers) if state is _PageState.SEEN else True
-        for item, v in empty:
-            if not page_shown or not self._relevant(item.relevant, answers):
-                out[v] = MissingReason.NOT_APPLICABLE
-            else:
-                out[v] = MissingReason.NOT_ANSWERED
+        why = _Reasons(self, record, self._shape(study))
+        return {v: why.reason(v) for v in study.variables() if record.answers.get(v) is None}
 
     def _answer_row(self, record: ResponseRecord) -> Row:
         answers = record.answers
-        reasons: dict[str, MissingReason] | None = None
         codes = self.codes
+        dont_know = codes.dont_know
+        why: _Reasons | None = None
         cells: list[Cell] = []
-        for col in self.columns:
-            if col.role == "meta":
-                cells.append(self._meta_cell(col.name, record))
+        append = cells.append
+        for op, variable, extra, coded in self._plan:
+            if op == _META:
+                append(self._meta_cell(variable, record))
                 continue
-            if col.role == "score":
-                continue  # filled in below, after the answers
-            assert col.variable is not None
-            value = answers.get(col.variable)
+            value = answers.get(variable)
             if value is None:
-                if not col.has_missing_codes:
-                    cells.append(None)
+                if not coded:
+                    append(None)
                     continue
-                if reasons is None:
-                    reasons = self.reasons(record)
-                reason = reasons.get(col.variable)
-                # A variable absent from the response's own version was never asked.
-                cells.append(codes.code(reason or MissingReason.NOT_APPLICABLE))
-                continue
-            cells.append(self._answer_cell(col, value, record))
+                if why is None:
+                    why = _Reasons(
+                        self, record, self._shape(self._study_of(record.instrument_version))
+                    )
+                append(codes.code(why.reason(variable)))
+            elif op == _CODE:
+                code = value if type(value) is int else _whole(value, variable, record)
+                append(dont_know if code in extra else code)
+            elif op == _OPTION:
+                append(self._option_cell(extra, variable, value, record))
+            elif op == _INTEGER:
+                append(value if type(value) is int else _whole(value, variable, record))
+            elif op == _DECIMAL:
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise _bad(record, variable, value, "a number")
+                append(float(value))
+            elif op == _DATE:
+                append(_date(value, variable, record))
+            else:
+                append(str(value))
         return tuple(cells)
 
     def row(self, record: ResponseRecord) -> Row:
@@ -485,65 +467,105 @@ class TableLayout:
             return int(r.is_test)
         return int(r.flags[name]) if name in r.flags else None
 
-    def _answer_cell(self, col: Column, value: Any, record: ResponseRecord) -> Cell:
-        variable = col.variable
-        assert variable is not None
-        item = self._item_of(variable)
-        if item is not None and item.type is ItemType.MULTIPLE:
-            return self._option_cell(col, item, value, record)
-        if col.kind is Kind.CODE:
-            code = _whole(value, variable, record)
-            list_name = item.choices if item is not None else None
-            if list_name and code in self._missing_choice.get(list_name, ()):
-                return self.codes.dont_know
-            return code
-        if col.kind is Kind.INTEGER:
-            return _whole(value, variable, record)
-        if col.kind is Kind.DECIMAL:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise _bad(record, variable, value, "a number")
-            return float(value)
-        if col.kind is Kind.DATE:
-            if isinstance(value, dt.date):
-                return value
-            try:
-                return dt.date.fromisoformat(str(value))
-            except ValueError:
-                raise _bad(record, variable, value, "a date (YYYY-MM-DD)") from None
-        return str(value)
-
-    def _option_cell(self, col: Column, item: Item, value: Any, record: ResponseRecord) -> Cell:
+    def _option_cell(
+        self, extra: tuple[int, frozenset[int]], variable: str, value: Any, record: ResponseRecord
+    ) -> Cell:
+        code, missing = extra
         if isinstance(value, int) and not isinstance(value, bool):
             value = [value]
         if not isinstance(value, list):
-            raise _bad(record, item.id, value, "a list of choice codes")
+            raise _bad(record, variable, value, "a list of choice codes")
         chosen = set(value)
-        code = self._option_code(col.name, item)
-        missing = self._missing_choice.get(item.choices or "", frozenset())
-        if chosen and chosen <= missing and code not in missing:
+        if chosen and missing and chosen <= missing and code not in missing:
             return self.codes.dont_know
         return int(code in chosen)
 
-    def _option_code(self, name: str, item: Item) -> int:
-        cache = self._option_codes.setdefault(item.id, {})
-        if not cache:
-            for choice in self.study.choices_of(item):
-                cache[option_column(item.id, choice.code)] = choice.code
-        return cache[name]
 
-    def _item_of(self, variable: str) -> Item | None:
-        if not self._items_by_variable:
-            for _p, item in self.study.items():
-                for v in item.variables():
-                    self._items_by_variable[v] = item
-        return self._items_by_variable.get(variable)
+_META, _CODE, _OPTION, _INTEGER, _DECIMAL, _DATE, _TEXT = range(7)
 
 
-class _PageState(StrEnum):
-    SEEN = "seen"  # submitted by the respondent
-    ASK = "ask"  # no path stored: decide by the page's condition
-    SKIPPED = "skipped"  # passed over because its condition was false
-    NOT_REACHED = "not_reached"
+class _Shape:
+    """Where each variable of one instrument version sits: its page and its item."""
+
+    def __init__(self, study: Study) -> None:
+        self.pages = list(study.pages)
+        self.index = {p.id: i for i, p in enumerate(self.pages)}
+        self.place: dict[str, tuple[int, Item]] = {
+            v: (i, item)
+            for i, page in enumerate(self.pages)
+            for item in page.items
+            for v in item.variables()
+        }
+        self.page_variables = [
+            [v for item in page.items for v in item.variables()] for page in self.pages
+        ]
+
+
+class _Reasons:
+    """The missing reasons of one response, worked out only for the variables that need one.
+
+    A page the respondent submitted is *seen*; one between seen pages that was not is
+    *skipped* (its condition was false); the page left open and every later one is *not
+    reached*. Without a stored path, a page with an answer counts as seen and the rest is
+    decided by conditions.
+    """
+
+    def __init__(self, layout: TableLayout, record: ResponseRecord, shape: _Shape) -> None:
+        self.layout = layout
+        self.answers = record.answers
+        self.shape = shape
+        pages = shape.pages
+        visited = record.visited_pages
+        self.by_path = visited is not None
+        if visited is None:
+            answered = [
+                i
+                for i, names in enumerate(shape.page_variables)
+                if any(self.answers.get(v) is not None for v in names)
+            ]
+            seen = {pages[i].id for i in answered}
+            reached_until = max(answered, default=-1)
+        else:
+            seen = set(visited)
+            reached_until = max((shape.index[p] for p in visited if p in shape.index), default=-1)
+        if record.status in ("withdrawn", "refused"):
+            # Nothing is kept of a withdrawn or refused response: no page counts as answered.
+            seen = set()
+            frontier = 0
+        elif record.status == "completed":
+            frontier = len(pages)
+        elif record.current_page is not None and record.current_page in shape.index:
+            frontier = shape.index[record.current_page]
+            seen.discard(record.current_page)
+        else:
+            frontier = reached_until + 1
+        self.seen = seen
+        self.frontier = frontier
+        self._page_shown: dict[int, bool] = {}
+
+    def _page_relevant(self, i: int) -> bool:
+        shown = self._page_shown.get(i)
+        if shown is None:
+            page = self.shape.pages[i]
+            shown = self._page_shown[i] = self.layout._relevant(page.relevant, self.answers)
+        return shown
+
+    def reason(self, variable: str) -> MissingReason:
+        place = self.shape.place.get(variable)
+        if place is None:
+            # A variable absent from the response's own version was never asked.
+            return MissingReason.NOT_APPLICABLE
+        i, item = place
+        page = self.shape.pages[i]
+        if page.id in self.seen or (not self.by_path and i < self.frontier):
+            if not self._page_relevant(i):
+                return MissingReason.NOT_APPLICABLE
+            if not self.layout._relevant(item.relevant, self.answers):
+                return MissingReason.NOT_APPLICABLE
+            return MissingReason.NOT_ANSWERED
+        if i < self.frontier:
+            return MissingReason.NOT_APPLICABLE
+        return MissingReason.DROPPED_OUT
 
 
 def _number_or_none(value: Any) -> float | None:
@@ -562,6 +584,15 @@ def _whole(value: Any, variable: str, record: ResponseRecord) -> int:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     raise _bad(record, variable, value, "a whole number")
+
+
+def _date(value: Any, variable: str, record: ResponseRecord) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise _bad(record, variable, value, "a date (YYYY-MM-DD)") from None
 
 
 def _bad(record: ResponseRecord, variable: str, value: Any, expected: str) -> ExportError:
