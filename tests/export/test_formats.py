@@ -23,7 +23,7 @@ from vakstem.export.formats import FORMATS, TableData, get_writer
 from vakstem.export.missing import ExportError
 from vakstem.export.table import Kind, ResponseRecord, TableLayout
 
-from .factories import ALL_PAGES, FULL, layout, record
+from .factories import ALL_PAGES, FULL, example_study, layout, record
 
 
 def records() -> list[ResponseRecord]:
@@ -248,3 +248,34 @@ def test_no_responses_gives_a_valid_file_with_the_columns(fmt: str, tmp_path: Pa
 def test_unknown_format_is_refused_with_the_list_of_formats() -> None:
     with pytest.raises(ExportError, match="unknown format 'spss'; choose one of csv, xlsx"):
         get_writer("spss")
+
+
+def test_xlsx_keeps_open_answers_as_text_even_with_formulas_or_control_characters(
+    tmp_path: Path,
+) -> None:
+    lay = layout(open_text=True)
+    tricky = {**FULL, "behoefte": '=HYPERLINK("http://x")', "functie_anders": "a\x0bb"}
+    rows = [lay.row(record("r1", tricky, path=ALL_PAGES))]
+    path = tmp_path / "t.xlsx"
+    get_writer("xlsx").write(TableData(lay, iter([rows]), 1), path)
+    sheet = openpyxl.load_workbook(path)["data"]
+    header = [c.value for c in sheet[1]]
+    cells = {name: sheet.cell(row=2, column=i + 1) for i, name in enumerate(header)}
+    assert cells["behoefte"].value == '=HYPERLINK("http://x")'
+    assert cells["behoefte"].data_type == "s"
+    assert cells["functie_anders"].value == "ab"
+
+
+def test_dta_shortens_labels_to_statas_80_characters(tmp_path: Path) -> None:
+    study = example_study()
+    long_label = "Een heel lange omschrijving " * 5
+    page = study.pages[1]
+    item = page.items[3].model_copy(update={"label": long_label})
+    pages = list(study.pages)
+    pages[1] = page.model_copy(update={"items": (*page.items[:3], item, *page.items[4:])})
+    lay = layout(study.model_copy(update={"pages": tuple(pages)}))
+    path = tmp_path / "l.dta"
+    get_writer("dta").write(TableData(lay, iter([[lay.row(records()[0])]]), 1), path)
+    _frame, meta = pyreadstat.read_dta(str(path))
+    label = meta.column_names_to_labels["ervaring"]
+    assert len(label) == 80 and label.endswith("…") and long_label.startswith(label[:-1])

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from vakstem.export.dictionary import HEADER, dictionary_rows, value_label_rows
 from vakstem.export.formats import TableData
@@ -17,6 +18,18 @@ from vakstem.export.table import Kind
 
 #: Excel's last row is 1,048,576; one is the header.
 MAX_ROWS = 1_048_575
+
+
+def _text_cell(sheet: object, value: str) -> object:
+    """A cell that Excel shows as the text typed: characters a worksheet cannot hold are
+    dropped, and an answer starting with = stays text instead of becoming a formula."""
+    if ILLEGAL_CHARACTERS_RE.search(value):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    if not value.startswith("="):
+        return value
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    return cell
 
 
 class XlsxWriter:
@@ -37,6 +50,7 @@ class XlsxWriter:
             for i, c in enumerate(layout.columns)
             if c.kind in (Kind.DATE, Kind.DATETIME)
         }
+        texts = [i for i, c in enumerate(layout.columns) if c.kind is Kind.STRING]
         written = 0
         for chunk in data.chunks:
             written += len(chunk)
@@ -46,16 +60,17 @@ class XlsxWriter:
                     "export to csv, sav, dta or parquet instead"
                 )
             for row in chunk:
-                if formats:
-                    cells: list[object] = list(row)
-                    for i, number_format in formats.items():
-                        if row[i] is not None:
-                            cell = WriteOnlyCell(sheet, value=row[i])
-                            cell.number_format = number_format
-                            cells[i] = cell
-                    sheet.append(cells)
-                else:
-                    sheet.append(row)
+                cells: list[object] = list(row)
+                for i, number_format in formats.items():
+                    if row[i] is not None:
+                        cell = WriteOnlyCell(sheet, value=row[i])
+                        cell.number_format = number_format
+                        cells[i] = cell
+                for i in texts:
+                    value = row[i]
+                    if isinstance(value, str) and value:
+                        cells[i] = _text_cell(sheet, value)
+                sheet.append(cells)
             data.advance(len(chunk))
         labels = wb.create_sheet("labels")
         labels.append(["variable", "value", "label"])
