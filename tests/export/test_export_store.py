@@ -312,3 +312,16 @@ def test_stream_gives_the_same_bytes_as_the_file(
             path = tmp_path / "streamed.parquet"
             path.write_bytes(streamed)
             assert pq.read_table(path).equals(pq.read_table(out))
+
+
+def test_download_names_the_file_and_its_content_type_before_sending(
+    engine: Engine, responses: dict[str, str]
+) -> None:
+    from vakstem.export.api import download
+
+    d = download(engine, "voorbeeld", "sav", ExportOptions())
+    assert d.filename == "voorbeeld.sav" and d.media_type == "application/x-spss-sav"
+    data = b"".join(d.chunks)
+    assert data[:4] == b"$FL2"  # an SPSS system file
+    with pytest.raises(ExportError, match="no study 'x'"):
+        download(engine, "x", "sav", ExportOptions())

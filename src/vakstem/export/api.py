@@ -163,6 +163,32 @@ def stream_export(
     return _stream(writer.suffix, fmt, source, layout, options, chunk_size)
 
 
+@dataclass(frozen=True)
+class Download:
+    """What a web handler needs to send an export: name, content type and the bytes."""
+
+    filename: str
+    media_type: str
+    chunks: Iterator[bytes]
+
+
+def download(
+    engine: Engine,
+    study_id: str,
+    fmt: str,
+    options: ExportOptions,
+    *,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> Download:
+    """`stream_export` with the file name and content type to send it under, e.g.
+    `StreamingResponse(d.chunks, media_type=d.media_type, headers={"Content-Disposition":
+    f'attachment; filename="{d.filename}"'})`. Errors (unknown study or format, bad
+    language) are raised here, before anything is sent."""
+    writer = get_writer(fmt)
+    chunks = stream_export(engine, study_id, fmt, options, chunk_size=chunk_size)
+    return Download(f"{study_id}{writer.suffix}", writer.media_type, chunks)
+
+
 def _stream(
     suffix: str,
     fmt: str,
@@ -194,6 +220,7 @@ __all__: Sequence[str] = (
     "ExportError",
     "ExportOptions",
     "ExportResult",
+    "download",
     "export_filename",
     "export_to_file",
     "stream_export",

@@ -1,6 +1,6 @@
 """Export formats, each one module registered by one line in `FORMATS`.
 
-A format module defines `WRITER`, an object with a `suffix` (".sav") and a
+A format module defines `WRITER`, an object with a `suffix` (".sav"), a `media_type` and a
 `write(data: TableData, path: Path) -> list[Path]` method that writes the whole table to `path`
 and returns any companion files it wrote beside it. Modules are imported only when used, so the
 command line does not pay for pyarrow when writing csv.
@@ -45,6 +45,8 @@ class TableData:
 
 class Writer(Protocol):
     suffix: str
+    #: Content type of a download of this format.
+    media_type: str
 
     def write(self, data: TableData, path: Path) -> list[Path]: ...
 

@@ -55,6 +55,7 @@ def codebook_path(path: Path) -> Path:
 
 class CsvWriter:
     suffix = ".csv"
+    media_type = "text/csv; charset=utf-8"
 
     def write(self, data: TableData, path: Path) -> list[Path]:
         with path.open("w", encoding="utf-8", newline="") as fh:

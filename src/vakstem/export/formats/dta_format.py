@@ -42,6 +42,7 @@ def _short(label: str) -> str:
 
 class DtaWriter:
     suffix = ".dta"
+    media_type = "application/x-stata-dta"
 
     def write(self, data: TableData, path: Path) -> list[Path]:
         layout = data.layout

@@ -48,6 +48,7 @@ def arrow_schema(layout: TableLayout) -> Any:
 
 class ParquetWriter:
     suffix = ".parquet"
+    media_type = "application/vnd.apache.parquet"
 
     def write(self, data: TableData, path: Path) -> list[Path]:
         schema = arrow_schema(data.layout)

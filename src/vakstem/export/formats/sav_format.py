@@ -43,6 +43,7 @@ def _format(kind: Kind, labels: dict[int, str] | None) -> str | None:
 
 class SavWriter:
     suffix = ".sav"
+    media_type = "application/x-spss-sav"
 
     def write(self, data: TableData, path: Path) -> list[Path]:
         layout = data.layout

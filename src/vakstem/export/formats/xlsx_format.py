@@ -34,6 +34,7 @@ def _text_cell(sheet: object, value: str) -> object:
 
 class XlsxWriter:
     suffix = ".xlsx"
+    media_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
     def write(self, data: TableData, path: Path) -> list[Path]:
         layout = data.layout
