@@ -97,8 +97,9 @@ def test_stale_page_is_refused_and_changes_nothing(
 ) -> None:
     state = to_page(service, "werk")
     before = snapshot(engine, state.id)
-    with pytest.raises(StalePage):
+    with pytest.raises(StalePage) as stale:
         service.submit_page(state.id, "achtergrond", {**ACHTERGROND, "ervaring": 3})
+    assert stale.value.params == {"page": "achtergrond", "current": "werk"}
     with pytest.raises(StalePage):
         service.submit_page(state.id, "tot_slot", {})
     assert snapshot(engine, state.id) == before

@@ -322,7 +322,11 @@ class ResponseService:
             self._check_active(resp)
             self._check_open(conn, resp.study_id, test=resp.is_test)
             if resp.current_page != page_id:
-                raise StalePage(f"page {page_id!r} is not the current page", page=page_id)
+                raise StalePage(
+                    f"page {page_id!r} is not the current page",
+                    page=page_id,
+                    current=resp.current_page,
+                )
             study = self._study_version(conn, resp.study_id, resp.version_hash)
             outcome = self._validate(study, resp, answers, from_form)
             if isinstance(outcome, tuple):
@@ -495,7 +499,11 @@ class ResponseService:
             resp = self._read(conn, response_id)
             self._check_active(resp)
             if page_id is not None and page_id != resp.current_page:
-                raise StalePage(f"page {page_id!r} is not the current page", page=page_id)
+                raise StalePage(
+                    f"page {page_id!r} is not the current page",
+                    page=page_id,
+                    current=resp.current_page,
+                )
             if not resp.path or resp.current_page is None:
                 return self._state(conn, resp)
             study = self._study_version(conn, resp.study_id, resp.version_hash)
