@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,8 +106,12 @@ def fit(
     std_lv: bool = False,
     bootstrap: int = 0,
     seed: int | None = None,
+    progress: Callable[[], None] | None = None,
 ) -> FitResult:
-    """Fit a lavaan-syntax model to a data frame, with lavaan's `sem()` defaults."""
+    """Fit a lavaan-syntax model to a data frame, with lavaan's `sem()` defaults.
+
+    `bootstrap` draws percentile intervals for the defined (`:=`) parameters, reproducibly for
+    a given `seed`; `progress` is called after each draw (for progress bars)."""
     estimator = estimator.upper()
     if estimator not in ("ML", "MLR"):
         raise ModelSpecificationError(f"estimator must be 'ML' or 'MLR', not {estimator!r}")
@@ -156,7 +160,7 @@ def fit(
     if bootstrap > 0:
         from vakstem.analysis.sem.bootstrap import bootstrap_defined
 
-        bootstrap_defined(fit_result, table, groups, estimator, std_lv, bootstrap, seed)
+        bootstrap_defined(fit_result, table, groups, bootstrap, seed, progress)
     return fit_result
 
 

@@ -1,6 +1,6 @@
 """Percentile bootstrap confidence intervals for defined parameters (`:=`, e.g. indirect
-effects): cases are resampled within groups, the model is refitted from the original estimates,
-and the 2.5th and 97.5th percentiles of each defined parameter are reported.
+effects) and the free parameters: cases are resampled within groups, the model is refitted from
+the original estimates, and the 2.5th and 97.5th percentiles are reported.
 
 Draws run in one process: a single refit of a survey-sized model takes milliseconds, so on the
 two cores we share a process pool costs more in start-up and pickling than it saves.
@@ -8,6 +8,7 @@ two cores we share a process pool costs more in start-up and pickling than it sa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,13 +26,11 @@ def bootstrap_defined(
     result: FitResult,
     table: ParTable,
     groups: list[GroupData],
-    estimator: str,
-    std_lv: bool,
     n_boot: int,
     seed: int | None,
+    progress: Callable[[], None] | None = None,
 ) -> None:
     """Add `boot.ci.lower`/`boot.ci.upper` to the defined-parameter rows of `result`."""
-    del estimator, std_lv  # point estimates do not depend on them
     estimates = result._estimates
     if estimates is None:
         raise SemError("the fit has no estimates to bootstrap")
@@ -52,18 +51,22 @@ def bootstrap_defined(
             est.set_fixed_x(table, resampled, h1)
             model = Model(table, resampled)
             theta = optimise(model, theta_hat, max_iter=200)
-            draws.append(est.defined_values(table, model.row_values(theta)))
+            values = model.row_values(theta)
+            draws.append([*values, *est.defined_values(table, values)])
         except (SemError, np.linalg.LinAlgError, ValueError):
             failed += 1
+        if progress is not None:
+            progress()
     est.set_fixed_x(table, groups, original_h1)
     frame = result.parameters
     lower_column = np.full(len(frame), np.nan)
     upper_column = np.full(len(frame), np.nan)
     if draws:
         values = np.array(draws)
-        defined_rows = np.flatnonzero((frame["op"] == ":=").to_numpy())
-        lower_column[defined_rows] = np.percentile(values, 2.5, axis=0)
-        upper_column[defined_rows] = np.percentile(values, 97.5, axis=0)
+        # Fixed parameters (standard error 0) get no interval.
+        estimated = np.flatnonzero(((frame["se"] > 0) | (frame["op"] == ":=")).to_numpy())
+        lower_column[estimated] = np.percentile(values[:, estimated], 2.5, axis=0)
+        upper_column[estimated] = np.percentile(values[:, estimated], 97.5, axis=0)
     frame["boot.ci.lower"] = lower_column
     frame["boot.ci.upper"] = upper_column
     result.bootstrap = {
