@@ -310,7 +310,7 @@ class _Importer:
                     found.append(code)
         self.plain_language = default_code or FALLBACK_LANGUAGE
         ordered = [default_code] if default_code else []
-        if plain_used or not found:
+        if (plain_used or not found) and self.plain_language not in ordered:
             ordered.append(self.plain_language)
         for code in found:
             if code not in ordered:
