@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -22,6 +22,7 @@ from vakstem.export.formats import FORMATS, TableData, get_writer
 from vakstem.export.formats.csv_format import codebook_path, iter_csv
 from vakstem.export.manifest import build_manifest, manifest_path, write_manifest
 from vakstem.export.missing import ExportError
+from vakstem.export.quality import FLAG_COLUMNS, QualityFlagger
 from vakstem.export.relevance import expression_relevance
 from vakstem.export.table import ExportOptions, Row, TableLayout
 
@@ -42,13 +43,17 @@ class ExportResult:
 
 
 def build_layout(source: ExportSource, options: ExportOptions) -> TableLayout:
-    return TableLayout(source.study, options, expression_relevance(), versions=source.versions)
+    return TableLayout(
+        source.study, options, expression_relevance(), flags=FLAG_COLUMNS, versions=source.versions
+    )
 
 
 def _rows(layout: TableLayout, reader: ResponseReader, counter: list[int]) -> Iterator[list[Row]]:
+    flagger = QualityFlagger(layout.study, reader.completed_durations())
     for records in reader.chunks():
         counter[0] += len(records)
-        yield layout.rows(records)
+        flagged = [replace(r, flags=flagger.flags(r)) for r in records]
+        yield layout.rows(flagged)
 
 
 def planned_files(fmt: str, out: Path) -> list[Path]:

@@ -116,6 +116,17 @@ class ResponseReader:
         where = _filters(self.source.stored.study_id, self.options)
         return int(self.conn.execute(sa.select(sa.func.count()).where(where)).scalar_one())
 
+    def completed_durations(self) -> list[float]:
+        """Seconds from start to completion of every completed response the export takes."""
+        r = responses.c
+        where = _filters(self.source.stored.study_id, self.options) & (r.status == "completed")
+        query = sa.select(r.started_at, r.completed_at).where(where)
+        return [
+            (done - began).total_seconds()
+            for began, done in self.conn.execute(query)
+            if began is not None and done is not None
+        ]
+
     def version_hashes(self) -> list[str]:
         where = _filters(self.source.stored.study_id, self.options)
         query = sa.select(responses.c.version_hash).where(where).distinct()

@@ -117,6 +117,18 @@ _META_LABELS: dict[str, tuple[str, str]] = {
     "duration_s": ("Duur in seconden", "Duration in seconds"),
     "status": ("Status", "Status"),
     "is_test": ("Testrespons", "Test response"),
+    "flag_speeder": (
+        "Snelle invuller (minder dan een derde van de mediane duur)",
+        "Speeder (under a third of the median duration)",
+    ),
+    "flag_straightliner": (
+        "Rechtlijnig ingevuld (overal hetzelfde antwoord in een blok)",
+        "Straightliner (the same answer throughout a block)",
+    ),
+    "flag_duplicate": (
+        "Dubbel (dezelfde antwoorden als een eerdere respons)",
+        "Duplicate (the same answers as an earlier response)",
+    ),
 }
 _YES_NO = {"nl": {0: "nee", 1: "ja"}, "en": {0: "no", 1: "yes"}}
 _SELECTED = {"nl": {0: "niet gekozen", 1: "gekozen"}, "en": {0: "not selected", 1: "selected"}}
@@ -235,8 +247,9 @@ class TableLayout:
         yes_no = _YES_NO["nl" if nl else "en"]
         meta("is_test", Kind.CODE, Measure.NOMINAL, 4, value_labels=yes_no)
         for flag in self.flags:
+            label = _META_LABELS[flag][0 if nl else 1] if flag in _META_LABELS else flag
             cols.append(
-                Column(flag, flag, Kind.CODE, Measure.NOMINAL, value_labels=yes_no, role="meta")
+                Column(flag, label, Kind.CODE, Measure.NOMINAL, value_labels=yes_no, role="meta")
             )
         missing_labels = self.codes.labels(self.language)
         for _page, item in self.study.items():

@@ -1,0 +1,84 @@
+"""Quality flags as export columns: speeder, straightliner and duplicate, per completed response.
+
+The rules are the fieldwork dashboard's (`vakstem.service.dashboard`), applied while streaming:
+the median duration comes from one query before the rows, straightlining is a property of one
+response, and a duplicate is a completed response whose answers equal those of an earlier one
+(in order of starting time, the export's order), so only a hash per completed response is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+from collections.abc import Iterable
+from typing import Any
+
+from vakstem.export.table import ResponseRecord
+from vakstem.instrument.schema import Study
+from vakstem.service.dashboard import (
+    DUPLICATE_MIN_ANSWERED,
+    SPEEDER_FRACTION,
+    STRAIGHTLINE_MIN_ITEMS,
+    answer_blocks,
+)
+
+#: The flag columns, after the metadata columns, in this order.
+FLAG_COLUMNS = ("flag_speeder", "flag_straightliner", "flag_duplicate")
+
+
+class QualityFlagger:
+    """Flags responses one at a time; feed them in order of starting time."""
+
+    def __init__(self, study: Study, completed_durations: Iterable[float]) -> None:
+        durations = list(completed_durations)
+        self.median = float(statistics.median(durations)) if durations else None
+        self.blocks = answer_blocks(study)
+        missing_of_list = {
+            name: frozenset(c.code for c in choices if c.missing)
+            for name, choices in study.choice_lists.items()
+        }
+        # Per variable, the codes that are a substantive non-answer (weet ik niet).
+        self._dont_know: dict[str, frozenset[int]] = {
+            v: missing_of_list.get(item.choices, frozenset())
+            for _p, item in study.items()
+            if item.choices
+            for v in item.variables()
+        }
+        self._seen: set[bytes] = set()
+
+    def flags(self, record: ResponseRecord) -> dict[str, int]:
+        if record.status != "completed":
+            return {}
+        return {
+            "flag_speeder": int(self._speeder(record)),
+            "flag_straightliner": int(self._straightliner(record.answers)),
+            "flag_duplicate": int(self._duplicate(record.answers)),
+        }
+
+    def _speeder(self, record: ResponseRecord) -> bool:
+        if self.median is None or record.started_at is None or record.completed_at is None:
+            return False
+        duration = (record.completed_at - record.started_at).total_seconds()
+        return duration < self.median * SPEEDER_FRACTION
+
+    def _straightliner(self, answers: Any) -> bool:
+        for block in self.blocks:
+            values = [
+                answers.get(v)
+                for v in block
+                if answers.get(v) is not None and answers.get(v) not in self._dont_know.get(v, ())
+            ]
+            # Zero variance over a whole block; a block mostly skipped says nothing.
+            if len(values) >= STRAIGHTLINE_MIN_ITEMS and len(set(map(repr, values))) == 1:
+                return True
+        return False
+
+    def _duplicate(self, answers: Any) -> bool:
+        answered = sorted((k, repr(v)) for k, v in answers.items() if v not in (None, ""))
+        if len(answered) < DUPLICATE_MIN_ANSWERED:
+            return False
+        key = hashlib.blake2b(repr(answered).encode(), digest_size=16).digest()
+        if key in self._seen:
+            return True
+        self._seen.add(key)
+        return False

@@ -1,0 +1,63 @@
+"""Quality flags in the export follow the dashboard's rules, computed while streaming."""
+
+from __future__ import annotations
+
+from vakstem.export.quality import FLAG_COLUMNS, QualityFlagger
+from vakstem.export.relevance import expression_relevance
+from vakstem.export.table import ExportOptions, TableLayout
+from vakstem.instrument.schema import Choice, Item, ItemType, MatrixRow, Page, Study
+
+from .factories import record
+
+EENS = (
+    *(Choice(code=c, label=str(c)) for c in range(1, 6)),
+    Choice(code=9, label="weet ik niet", missing=True),
+)
+
+
+def block_study() -> Study:
+    rows = tuple(MatrixRow(id=f"m_{i}", text=f"stelling {i}") for i in range(1, 13))
+    matrix = Item(id="m", type=ItemType.MATRIX, text="Stellingen", choices="eens", rows=rows)
+    return Study(
+        id="blok",
+        title="Blok",
+        languages=("nl", "en"),
+        choice_lists={"eens": EENS},
+        pages=(Page(id="p", items=(matrix,)),),
+    )
+
+
+def answers(*values: int) -> dict[str, int]:
+    return {f"m_{i + 1}": v for i, v in enumerate(values)}
+
+
+def test_speeder_straightliner_and_duplicate_are_flagged() -> None:
+    study = block_study()
+    flagger = QualityFlagger(study, [600.0, 600.0, 900.0])
+    varied = answers(1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1, 2)
+    first = record("a", varied, minutes=10)
+    fast = record("b", answers(2, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1, 3), minutes=3)
+    straight = record("c", answers(*[4] * 11, 9), minutes=10)
+    copy = record("d", dict(varied), minutes=11)
+    assert flagger.flags(first) == {
+        "flag_speeder": 0, "flag_straightliner": 0, "flag_duplicate": 0,
+    }  # fmt: skip
+    assert flagger.flags(fast)["flag_speeder"] == 1  # 180 s < 600 s / 3
+    # Eleven times 4 and one weet ik niet: the don't-know answer does not break the line.
+    assert flagger.flags(straight)["flag_straightliner"] == 1
+    assert flagger.flags(copy)["flag_duplicate"] == 1
+    assert flagger.flags(record("e", varied, status="active")) == {}
+
+
+def test_flag_columns_follow_the_metadata_with_labels() -> None:
+    layout = TableLayout(
+        block_study(), ExportOptions(language="en"), expression_relevance(), flags=FLAG_COLUMNS
+    )
+    names = layout.names
+    assert names[9:12] == list(FLAG_COLUMNS)
+    speeder = next(c for c in layout.columns if c.name == "flag_speeder")
+    assert speeder.label.startswith("Speeder") and speeder.value_labels == {0: "no", 1: "yes"}
+    row = dict(
+        zip(names, layout.row(record("a", answers(1), flags={"flag_speeder": 1})), strict=True)
+    )
+    assert row["flag_speeder"] == 1 and row["flag_duplicate"] is None
