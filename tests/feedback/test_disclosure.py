@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from tests.feedback.audit import audit, audit_lines
+
 from vakstem.feedback.disclosure import Disclosure, DisclosureError, check_k
 
 
