@@ -1133,7 +1133,14 @@ class _Importer:
         study, problems = build_study(data, self.smap, self.filename)
         self.problems.extend(self.locate_problem(p) for p in problems)
         if study is not None:
-            self.problems.extend(self.locate_problem(p) for p in validate_study(study, self.smap))
+            # A duplicate name is already reported with both rows; the validator's own
+            # duplicate-id message for that row would only repeat it.
+            duplicates = {p.line for p in self.problems if "duplicate name" in p.message}
+            self.problems.extend(
+                self.locate_problem(p)
+                for p in validate_study(study, self.smap)
+                if not (p.message.startswith("duplicate id") and p.line in duplicates)
+            )
         return study
 
     def locate_problem(self, problem: Problem) -> Problem:
