@@ -17,20 +17,8 @@ from vakstem.analysis.sem.api import FitResult, fit, lrt
 FIXTURES = Path(__file__).parent / "fixtures"
 REFERENCE: dict[str, Any] = json.loads((FIXTURES / "reference.json").read_text())
 PARAMETER_VALUES = ["est", "se", "z", "pvalue", "ci.lower", "ci.upper", "std.lv", "std.all"]
-# Fit measures this engine does not report (yet), so they cannot be compared: other families
-# of indices (gfi, cn, ecvi, mfi, ...), lavaan's diagnostic scaling.factor.h0, and the
-# FIML-corrected robust indices (only for missing='ml' with MLR, see FIML_ROBUST).
-FIML_ROBUST = {
-    "cfi.robust",
-    "tli.robust",
-    "nnfi.robust",
-    "rni.robust",
-    "rmsea.robust",
-    "rmsea.ci.lower.robust",
-    "rmsea.ci.upper.robust",
-    "rmsea.pvalue.robust",
-    "rmsea.notclose.pvalue.robust",
-}
+# Fit measures this engine does not report (other families of indices: gfi, cn, ecvi, mfi, ...,
+# and lavaan's diagnostic scaling.factor.h0) are absent from our dict and so not compared.
 _FITS: dict[str, FitResult] = {}
 
 
@@ -79,17 +67,10 @@ def test_every_parameter_matches_lavaan(name: str) -> None:
 def test_every_reported_fit_measure_matches_lavaan(name: str) -> None:
     result = fitted(name)
     spec = REFERENCE["models"][name]
-    fiml_robust = (
-        isinstance(spec["options"], dict)
-        and spec["options"].get("missing") == "ml"
-        and spec["options"].get("estimator") == "MLR"
-    )
     compared = 0
     mismatches = []
     for measure, expected in spec["fit"].items():
         if measure not in result.fit_measures:
-            continue
-        if fiml_robust and measure in FIML_ROBUST:
             continue
         compared += 1
         if not close(expected, result.fit_measures[measure]):
@@ -134,10 +115,12 @@ def test_reported_fit_measures_include_the_ones_users_compare() -> None:
     assert set(required + robust) <= set(fitted("hs_mlr").fit_measures)
 
 
-def test_fiml_robust_indices_are_reported_as_missing_not_wrong() -> None:
-    measures = fitted("hs_fiml_mlr").fit_measures
-    assert math.isnan(measures["cfi.robust"])
-    assert math.isnan(measures["rmsea.robust"])
+def test_fiml_reports_the_fiml_corrected_robust_indices() -> None:
+    for name in ("hs_fiml", "hs_fiml_mlr"):
+        measures = fitted(name).fit_measures
+        for measure in ("cfi.robust", "tli.robust", "rmsea.robust", "rmsea.ci.upper.robust"):
+            expected = REFERENCE["models"][name]["fit"][measure]
+            assert close(expected, measures[measure], 1e-4), (name, measure)
 
 
 @pytest.mark.parametrize(

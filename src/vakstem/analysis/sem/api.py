@@ -304,10 +304,19 @@ def _fit_measures(
         x2s = out["chisq.scaled"]
         out["cfi.scaled"] = est.cfi(x2s, df, x2_null / c0, df_null)
         out["tli.scaled"] = est.tli(x2s, df, x2_null / c0, df_null)
-        # The FIML-corrected robust indices (lavaan's lav_fit_fiml_corrected) are not
-        # implemented: reported as missing rather than wrong.
-        out["cfi.robust"] = math.nan if missing else est.cfi(x2, df, x2_null, df_null, c, c0)
-        out["tli.robust"] = math.nan if missing else est.tli(x2, df, x2_null, df_null, c, c0)
+    # Robust CFI/TLI/RMSEA (Brosseau-Liard & Savalei; with missing data the FIML-corrected
+    # version, which lavaan also reports for plain ML with missing='ml').
+    robust_indices = robust or missing
+    x3, df3, c3, x3_null, df3_null, c3_null = x2, df, c, x2_null, df_null, c0
+    if missing:
+        corrected = est.fiml_corrected(estimates, baseline, "V3" if robust else "V6")
+        x3, df3, c3 = corrected.xx3, corrected.df3, corrected.c_hat3
+        x3_null, df3_null, c3_null = corrected.xx3_null, corrected.df3_null, corrected.c_hat3_null
+    if robust_indices:
+        out["cfi.robust"] = est.cfi(x3, df3, x3_null, df3_null, c3, c3_null)
+        out["tli.robust"] = est.tli(x3, df3, x3_null, df3_null, c3, c3_null)
+        out["nnfi.robust"] = out["tli.robust"]
+        out["rni.robust"] = est.rni(x3, df3, x3_null, df3_null, c3, c3_null)
     out["nnfi"] = out["tli"]
     out["rfi"] = max(0.0, (x2_null / df_null - x2 / df) / (x2_null / df_null)) if df > 0 else 1.0
     out["nfi"] = (x2_null - x2) / x2_null if x2_null > 0 else math.nan
@@ -338,16 +347,21 @@ def _fit_measures(
         out["rmsea.ci.lower.scaled"], out["rmsea.ci.upper.scaled"] = low, up
         out["rmsea.pvalue.scaled"] = est.rmsea_pvalue(x2, df2, n, g, 0.05, close=True)
         out["rmsea.notclose.pvalue.scaled"] = est.rmsea_pvalue(x2, df2, n, g, 0.08, close=False)
-        if df == 0:
+    if robust_indices:
+        if df3 == 0:
             out["rmsea.robust"] = 0.0
             out["rmsea.ci.lower.robust"] = out["rmsea.ci.upper.robust"] = 0.0
-        elif missing:
-            out["rmsea.robust"] = math.nan
-            out["rmsea.ci.lower.robust"] = out["rmsea.ci.upper.robust"] = math.nan
+            out["rmsea.pvalue.robust"] = out["rmsea.notclose.pvalue.robust"] = math.nan
         else:
-            out["rmsea.robust"] = est.rmsea(x2, df, n, g, c_hat=c)
-            low, up = est.rmsea_ci(x2 / c, df, n, g, c_hat=c)
+            out["rmsea.robust"] = est.rmsea(x3, df3, n, g, c_hat=c3)
+            low, up = est.rmsea_ci(x3 / c3, df3, n, g, c_hat=c3)
             out["rmsea.ci.lower.robust"], out["rmsea.ci.upper.robust"] = low, up
+            out["rmsea.pvalue.robust"] = est.rmsea_pvalue(
+                x3 / c3, df3, n, g, 0.05, close=True, c_hat=c3
+            )
+            out["rmsea.notclose.pvalue.robust"] = est.rmsea_pvalue(
+                x3 / c3, df3, n, g, 0.08, close=False, c_hat=c3
+            )
     srmr, srmr_nomean = est.srmr(model, estimates.theta, estimates.h1_moments)
     out["srmr"] = srmr
     out["srmr_bentler"] = srmr

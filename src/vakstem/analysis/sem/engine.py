@@ -30,6 +30,11 @@ class Pattern:
     rows: NDArray[np.intp]
     mean: Array
     cov: Array  # divisor n of the pattern
+    block: tuple[NDArray[np.intp], ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # np.ix_ is slow next to the small matrix algebra it indexes: build it once.
+        self.block = np.ix_(self.observed, self.observed)
 
 
 @dataclass
@@ -121,7 +126,6 @@ class Model:
                     entries.append((2, index[row.lhs], 0, row.free - 1, r))
             self.entries.append(entries)
         self.values = np.array([row.value for row in table.rows], dtype=float)
-        self.dup = duplication(self.p)
         self.vech_rows, self.vech_cols = vech_indices(self.p)
 
     # -- parameters ---------------------------------------------------------------------
@@ -227,7 +231,11 @@ class Model:
     def h1_weight(self, sigma: Array) -> Array:
         """Normal-theory unit information of (mu, vech Sigma) at Sigma (expected)."""
         inv = np.linalg.inv(sigma)
-        w_cov = 0.5 * self.dup.T @ np.kron(inv, inv) @ self.dup
+        # 0.5 * D'(inv kron inv)D without forming the p^2 x p^2 Kronecker product.
+        r, c = self.vech_rows, self.vech_cols
+        pair = inv[np.ix_(r, r)] * inv[np.ix_(c, c)] + inv[np.ix_(r, c)] * inv[np.ix_(c, r)]
+        factor = np.where(r == c, 1.0, 2.0)
+        w_cov: Array = 0.25 * pair * np.outer(factor, factor)
         if not self.meanstructure:
             return w_cov
         n_mean = self.p
@@ -297,9 +305,9 @@ def group_discrepancy_gradient(group: GroupData, sigma: Array, mu: Array) -> tup
     for pattern in group.patterns:
         o = pattern.observed
         n_p = pattern.rows.size
-        inv = np.linalg.inv(sigma[np.ix_(o, o)])
+        inv = np.linalg.inv(sigma[pattern.block])
         d = pattern.mean - mu[o]
-        g_sigma[np.ix_(o, o)] += n_p * 0.5 * (inv - inv @ (pattern.cov + np.outer(d, d)) @ inv)
+        g_sigma[pattern.block] += n_p * 0.5 * (inv - inv @ (pattern.cov + np.outer(d, d)) @ inv)
         g_mu[o] += -n_p * (inv @ d)
     return np.asarray(g_sigma / group.n, dtype=np.float64), np.asarray(
         g_mu / group.n, dtype=np.float64
@@ -320,7 +328,7 @@ def group_loglik(group: GroupData, sigma: Array, mu: Array) -> float:
     total = 0.0
     for pattern in group.patterns:
         o = pattern.observed
-        sub = sigma[np.ix_(o, o)]
+        sub = sigma[pattern.block]
         sign, logdet = np.linalg.slogdet(sub)
         if sign <= 0:
             return -math.inf

@@ -527,10 +527,12 @@ def rmsea(x2: float, df: float, n: int, g: int, c_hat: float = 1.0) -> float:
     return math.sqrt(max(x2 / n / df - c_hat / n, 0.0)) * math.sqrt(g)
 
 
-def rmsea_pvalue(x2: float, df: float, n: int, g: int, h0: float, close: bool) -> float:
-    if not (math.isfinite(x2) and df > 0):
+def rmsea_pvalue(
+    x2: float, df: float, n: int, g: int, h0: float, close: bool, c_hat: float = 1.0
+) -> float:
+    if not (math.isfinite(x2) and math.isfinite(c_hat) and df > 0):
         return math.nan
-    ncp = n * df * h0**2 / g
+    ncp = n * df / c_hat * h0**2 / g
     cdf = float(stats.ncx2.cdf(x2, df, ncp))
     return 1.0 - cdf if close else cdf
 
@@ -548,6 +550,17 @@ def cfi(x2: float, df: float, x2_null: float, df_null: float, c: float = 1, c0: 
     if abs(t1) < 1e-12 and abs(t2) < 1e-12:
         return 1.0
     return 1.0 - t1 / t2
+
+
+def rni(x2: float, df: float, x2_null: float, df_null: float, c: float = 1, c0: float = 1) -> float:
+    values = [x2, df, x2_null, df_null, c, c0]
+    if any(not math.isfinite(v) for v in values):
+        return math.nan
+    if df > 0 and c != 1 and c0 != 1:
+        t1, t2 = x2 - c * df, x2_null - c0 * df_null
+    else:
+        t1, t2 = x2 - df, x2_null - df_null
+    return 1.0 - t1 / t2 if t2 != 0 else math.nan
 
 
 def tli(x2: float, df: float, x2_null: float, df_null: float, c: float = 1, c0: float = 1) -> float:
@@ -587,3 +600,75 @@ def srmr(model: Model, theta: Array, h1: list[tuple[Array, Array]]) -> tuple[flo
         total += weight * value
         nomean += weight * value_nomean
     return total, nomean
+
+
+@dataclass
+class FimlCorrected:
+    """lavaan's FIML-corrected quantities behind the robust CFI/TLI/RMSEA with missing data
+    (the complete-data statistic at the EM moments and its scaling factors)."""
+
+    xx3: float
+    df3: int
+    c_hat3: float
+    xx3_null: float
+    df3_null: int
+    c_hat3_null: float
+
+
+def _complete_data_chisq(model: Model, theta: Array, h1: list[tuple[Array, Array]]) -> float:
+    """The ML statistic of the model at `theta` if the EM moments were complete-data moments."""
+    total = 0.0
+    for group, (sigma, mu), (m, s) in zip(model.groups, model.implied(theta), h1, strict=True):
+        inv = np.linalg.inv(sigma)
+        d = m - mu
+        _, logdet = np.linalg.slogdet(sigma)
+        _, logdet_s = np.linalg.slogdet(s)
+        value = logdet + np.trace(s @ inv) - logdet_s - s.shape[0] + d @ inv @ d
+        total += group.n * float(value)
+    return total
+
+
+def fiml_corrected(estimates: Estimates, baseline: Estimates, version: str) -> FimlCorrected:
+    """Savalei's FIML-corrected scaling (version V3 with a scaled test, V6 without), as lavaan
+    0.6.14's lav_fit_fiml_corrected computes it: all information matrices are the saturated
+    ('h1', unstructured) ones at the EM moments."""
+    from scipy.linalg import block_diag
+
+    model = estimates.model
+    h1 = estimates.h1_moments
+    n = model.n_total
+    weights = [g.n / n for g in model.groups]
+    wm = [h1_information(model, g, h1[g]) for g in range(len(model.groups))]
+    wm_inv = [np.linalg.inv(w) for w in wm]
+    wc = [model.h1_weight(h1[g][1]) for g in range(len(model.groups))]
+    gamma = []
+    for g, group in enumerate(model.groups):
+        scores = model_scores_unstructured(model, group, h1[g])
+        jm = scores.T @ scores / group.n
+        gamma.append(wm_inv[g] @ jm @ wm_inv[g] / weights[g])
+    wm_all = block_diag(*[w * m for w, m in zip(weights, wm, strict=True)])
+    wc_all = block_diag(*[w * c for w, c in zip(weights, wc, strict=True)])
+    wmi_all = block_diag(*[m / w for w, m in zip(weights, wm_inv, strict=True)])
+    gamma_all = block_diag(*gamma)
+
+    def kappa(fitted: Estimates) -> float:
+        fitted_model = fitted.model
+        delta = np.vstack([fitted_model.delta(fitted.theta, g) for g in range(len(model.groups))])
+        information = delta.T @ wm_all @ delta
+        u = wm_all - wm_all @ delta @ np.linalg.solve(information, delta.T @ wm_all)
+        if version == "V6":
+            return float(np.trace(wc_all @ wmi_all @ u @ wmi_all))
+        return float(np.trace(u @ wmi_all @ wc_all @ wmi_all @ u @ gamma_all))
+
+    xx3 = _complete_data_chisq(model, estimates.theta, h1)
+    xx3_null = _complete_data_chisq(baseline.model, baseline.theta, h1)
+    df3 = estimates.test.df
+    df3_null = baseline.test.df
+    return FimlCorrected(
+        xx3=xx3,
+        df3=df3,
+        c_hat3=kappa(estimates) / df3 if df3 > 0 else math.nan,
+        xx3_null=xx3_null,
+        df3_null=df3_null,
+        c_hat3_null=kappa(baseline) / df3_null if df3_null > 0 else math.nan,
+    )
