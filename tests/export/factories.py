@@ -61,12 +61,13 @@ def record(
     current_page: str | None = None,
     language: str = "nl",
     minutes: float = 12.5,
+    instrument_version: str = "v1",
     **extra: Any,
 ) -> ResponseRecord:
     completed = status == "completed"
     return ResponseRecord(
         response_id=response_id,
-        instrument_version="v1",
+        instrument_version=instrument_version,
         language=language,
         status=status,
         answers=answers,

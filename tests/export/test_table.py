@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from vakstem.export.missing import ExportError
+from vakstem.export.relevance import expression_relevance
 from vakstem.export.table import ExportOptions, TableLayout, variable_name_problems
 
 from .factories import ALL_PAGES, FULL, example_study, layout, record
@@ -186,3 +187,19 @@ def test_layout_refuses_a_study_whose_names_stata_cannot_take() -> None:
 def test_refused_or_withdrawn_response_counts_every_page_as_not_reached() -> None:
     row = _row(layout(), record("r1", {}, status="withdrawn", path=["welkom", "achtergrond"]))
     assert row["toestemming"] == -6 and row["provincie"] == -6 and row["br_1"] == -6
+
+
+def test_variable_missing_from_a_responses_own_version_is_not_applicable() -> None:
+    current = example_study()
+    page = current.pages[1]
+    older_page = page.model_copy(
+        update={"items": tuple(i for i in page.items if i.id != "provincie")}
+    )
+    older = current.model_copy(update={"pages": (current.pages[0], older_page, *current.pages[2:])})
+    lay = TableLayout(
+        current, ExportOptions(), expression_relevance(), versions={"v0": older, "v1": current}
+    )
+    answers = {k: v for k, v in FULL.items() if k != "provincie"}
+    old_row = _row(lay, record("r1", answers, path=ALL_PAGES, instrument_version="v0"))
+    assert old_row["provincie"] == -8 and old_row["instrument_version"] == "v0"
+    assert _row(lay, record("r2", answers, path=ALL_PAGES))["provincie"] == -9
