@@ -312,6 +312,9 @@ def _fit_measures(
         corrected = est.fiml_corrected(estimates, baseline, "V3" if robust else "V6")
         x3, df3, c3 = corrected.xx3, corrected.df3, corrected.c_hat3
         x3_null, df3_null, c3_null = corrected.xx3_null, corrected.df3_null, corrected.c_hat3_null
+        if df3 == 0:
+            # A saturated model has nothing to scale; lavaan then falls back to the plain formulas.
+            c3 = c3_null = 1.0
     if robust_indices:
         out["cfi.robust"] = est.cfi(x3, df3, x3_null, df3_null, c3, c3_null)
         out["tli.robust"] = est.tli(x3, df3, x3_null, df3_null, c3, c3_null)
