@@ -7,16 +7,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment
+from markupsafe import Markup
 from sqlalchemy.engine import Engine
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from vakstem.service.responses import ResponseService
+from vakstem.service.types import ResponseState
 from vakstem.settings import Settings
 from vakstem.web.i18n import Catalogues
 from vakstem.web.jinja import make_environment, render_template
@@ -32,6 +35,10 @@ class WebContext:
     service: ResponseService
     catalogues: Catalogues = field(default_factory=Catalogues)
     csrf_key: bytes = b""
+    #: Extra HTML on the closing page of a completed response (the personal mirror), called in
+    #: a worker thread with the state, the page language and the site's base URL; installed by
+    #: `vakstem.web.feedback_routes`.
+    closing_section: Callable[[ResponseState, str, str], Markup] | None = None
     env: Environment = field(init=False)
 
     def __post_init__(self) -> None:

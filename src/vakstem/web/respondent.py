@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from fastapi import APIRouter, Request
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
@@ -145,7 +146,9 @@ def build_router(web: WebContext) -> APIRouter:
             notice=notice,
         )
 
-    def finished_page(request: Request, state: ResponseState) -> Response:
+    def finished_page(
+        request: Request, state: ResponseState, extra: Markup | None = None
+    ) -> Response:
         study = state.study
         lang = choose_language(state.language, study)
         t = web.catalogues.translator(lang)
@@ -160,6 +163,7 @@ def build_router(web: WebContext) -> APIRouter:
                 body_text=closing,
                 header_title=title,
                 switch=switch,
+                extra_html=extra or Markup(""),
             )
         if state.status is ResponseStatus.REFUSED:
             return web.message_page(
@@ -293,7 +297,12 @@ def build_router(web: WebContext) -> APIRouter:
             await run_in_threadpool(service.set_language, state.id, lang)
             return RedirectResponse(here, status_code=303)
         if state.page is None or state.status is not ResponseStatus.ACTIVE:
-            return finished_page(request, state)
+            extra = None
+            if state.completed and web.closing_section is not None:
+                language = choose_language(state.language, state.study)
+                base = str(request.base_url).rstrip("/")
+                extra = await run_in_threadpool(web.closing_section, state, language, base)
+            return finished_page(request, state, extra)
         return render_current(request, state, code_of(state, code))
 
     def render_current(
