@@ -9,6 +9,7 @@ fit function is `fmin = sum_g (N_g/N) * 0.5 * F_g` for ML (chi-square = 2 N fmin
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -31,10 +32,12 @@ class Pattern:
     mean: Array
     cov: Array  # divisor n of the pattern
     block: tuple[NDArray[np.intp], ...] = field(init=False)
+    moments: NDArray[np.intp] = field(init=False)
 
     def __post_init__(self) -> None:
         # np.ix_ is slow next to the small matrix algebra it indexes: build it once.
         self.block = np.ix_(self.observed, self.observed)
+        self.moments = np.zeros(0, dtype=np.intp)
 
 
 @dataclass
@@ -72,10 +75,43 @@ class GroupData:
         self.cov = np.diag(np.nanvar(self.y, axis=0))
 
 
+@functools.cache
 def vech_indices(p: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """Lower-triangle (including the diagonal) indices, column by column as R's vech."""
+    """Lower-triangle (including the diagonal) indices, column by column as R's vech.
+    Cached: callers must not modify the arrays."""
     cols, rows = np.triu_indices(p)
     return rows, cols
+
+
+def normal_weight(sigma: Array, meanstructure: bool) -> Array:
+    """Normal-theory unit information of (mu, vech Sigma) at Sigma: Sigma^-1 for the means and
+    0.5 * D'(Sigma^-1 kron Sigma^-1)D for the covariances, built without the p^2 x p^2
+    Kronecker product."""
+    inv = np.linalg.inv(sigma)
+    p = sigma.shape[0]
+    r, c = vech_indices(p)
+    pair = inv[np.ix_(r, r)] * inv[np.ix_(c, c)] + inv[np.ix_(r, c)] * inv[np.ix_(c, r)]
+    factor = np.where(r == c, 1.0, 2.0)
+    w_cov: Array = 0.25 * pair * np.outer(factor, factor)
+    if not meanstructure:
+        return w_cov
+    w = np.zeros((p + w_cov.shape[0],) * 2)
+    w[:p, :p] = inv
+    w[p:, p:] = w_cov
+    return w
+
+
+def pattern_moments(pattern: Pattern, p: int) -> NDArray[np.intp]:
+    """Positions of a pattern's (mu_o, vech Sigma_oo) in the full (mu, vech Sigma) vector."""
+    if pattern.moments.size == 0:
+        rows, cols = vech_indices(p)
+        position = np.zeros((p, p), dtype=np.intp)
+        position[rows, cols] = np.arange(rows.size)
+        position[cols, rows] = np.arange(rows.size)
+        o = pattern.observed
+        sub_rows, sub_cols = vech_indices(o.size)
+        pattern.moments = np.concatenate([o, p + position[o[sub_rows], o[sub_cols]]])
+    return pattern.moments
 
 
 def duplication(p: int) -> Array:
@@ -230,25 +266,22 @@ class Model:
     # -- information --------------------------------------------------------------------
     def h1_weight(self, sigma: Array) -> Array:
         """Normal-theory unit information of (mu, vech Sigma) at Sigma (expected)."""
-        inv = np.linalg.inv(sigma)
-        # 0.5 * D'(inv kron inv)D without forming the p^2 x p^2 Kronecker product.
-        r, c = self.vech_rows, self.vech_cols
-        pair = inv[np.ix_(r, r)] * inv[np.ix_(c, c)] + inv[np.ix_(r, c)] * inv[np.ix_(c, r)]
-        factor = np.where(r == c, 1.0, 2.0)
-        w_cov: Array = 0.25 * pair * np.outer(factor, factor)
-        if not self.meanstructure:
-            return w_cov
-        n_mean = self.p
-        w = np.zeros((n_mean + w_cov.shape[0],) * 2)
-        w[:n_mean, :n_mean] = inv
-        w[n_mean:, n_mean:] = w_cov
-        return w
+        return normal_weight(sigma, self.meanstructure)
 
     def expected_information(self, theta: Array) -> Array:
+        """Expected unit information; with missing data summed over the missing-data patterns
+        (each pattern informs only the moments of its observed variables)."""
         info = np.zeros((self.n_free, self.n_free))
         for g, (group, (sigma, _)) in enumerate(zip(self.groups, self.implied(theta), strict=True)):
             d = self.delta(theta, g)
-            info += group.n / self.n_total * d.T @ self.h1_weight(sigma) @ d
+            if not group.missing:
+                info += group.n / self.n_total * d.T @ self.h1_weight(sigma) @ d
+                continue
+            for pattern in group.patterns:
+                rows = pattern_moments(pattern, self.p)
+                weight = normal_weight(sigma[pattern.block], True)
+                sub = d[rows]
+                info += pattern.rows.size / self.n_total * sub.T @ weight @ sub
         return info
 
     def observed_information(self, theta: Array) -> Array:
