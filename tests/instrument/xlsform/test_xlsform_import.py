@@ -389,19 +389,19 @@ def test_vakstem_columns_and_sheet_carry_what_xlsform_lacks(tmp_path: Path) -> N
                 "type",
                 "name",
                 "label",
-                "vakstem::min",
-                "vakstem::max",
-                "vakstem::max_length",
-                "vakstem::open_text",
-                "vakstem::short_label",
-                "vakstem::type",
+                "vakstem_min",
+                "vakstem_max",
+                "vakstem_max_length",
+                "vakstem_open_text",
+                "vakstem_short_label",
+                "vakstem_type",
             ],
             ["select_one janee", "mag", "Doet u mee?", "", "", "", "", "", "consent"],
             ["integer", "jaren", "Hoeveel jaar?", 0, 50, "", "", "Jaren", ""],
             ["text", "open", "Nog iets?", "", "", 500, "yes", "", ""],
         ],
         [
-            ["list_name", "name", "label", "vakstem::missing"],
+            ["list_name", "name", "label", "vakstem_missing"],
             ["janee", 1, "Ja", ""],
             ["janee", 0, "Nee", ""],
             ["jn9", 1, "Ja", ""],
@@ -430,3 +430,31 @@ def test_upload_bytes_import_like_a_file(tmp_path: Path) -> None:
     result: ImportResult = read_xlsform(form.read_bytes(), filename="upload.xlsx")
     assert not result.refused and result.study is not None
     assert result.study.id == "upload"
+
+
+def test_plain_columns_without_default_language_fill_in_every_language(tmp_path: Path) -> None:
+    form = make_form(
+        tmp_path / "fallback.xlsx",
+        [
+            ["type", "name", "label::english", "label::chinese"],
+            ["select_one yn", "q", "Yes?", "是?"],
+        ],
+        [["list_name", "name", "label"], ["yn", 1, "Yes / 是"], ["yn", 0, "No / 否"]],
+    )
+    study = imported(form)
+    assert study.languages == ("en", "zh")
+    assert item(study, "q").text == {"en": "Yes?", "zh": "是?"}
+    assert study.choice_lists["yn"][0].label == "Yes / 是"
+
+
+def test_older_single_colon_language_columns_are_read(tmp_path: Path) -> None:
+    form = make_form(
+        tmp_path / "old.xlsx",
+        [
+            ["type", "name", "label:English", "label:Dutch"],
+            ["integer", "n", "How many?", "Hoeveel?"],
+        ],
+    )
+    study = imported(form)
+    assert study.languages == ("en", "nl")
+    assert item(study, "n").text == {"en": "How many?", "nl": "Hoeveel?"}

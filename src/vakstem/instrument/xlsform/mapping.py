@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
-from babel import Locale, UnknownLocaleError
+from babel import Locale, UnknownLocaleError, localedata
 
 from vakstem.instrument.names import MAX_NAME_LENGTH
 from vakstem.instrument.schema import ItemType
@@ -79,6 +80,8 @@ UNSUPPORTED_TYPES: dict[str, str] = {
     "xml-external": "external data instances are not supported",
     "csv-external": "external data instances are not supported",
     "select_one_from_file": "choice lists from external files are not supported",
+    "select_one_external": "choice lists from external files are not supported",
+    "osm": "OpenStreetMap questions are not supported",
     "select_multiple_from_file": "choice lists from external files are not supported",
     "begin repeat": "repeat groups are not supported (every variable is asked once)",
     "begin_repeat": "repeat groups are not supported (every variable is asked once)",
@@ -123,7 +126,9 @@ COLUMN_ALIASES: dict[str, str] = {
     "repeat count": "repeat_count",
 }
 
-#: Prefix of the columns (and the sheet) in which Vakstem keeps what XLSForm has no column for.
+#: Prefix of the columns (`vakstem_min`), and the name of the sheet, in which Vakstem keeps
+#: what XLSForm has no column for. pyxform and ODK ignore columns and sheets they do not know
+#: (a `vakstem::min` column would be read by pyxform as a translation, and refused).
 VAKSTEM = "vakstem"
 
 #: Appearances that ODK shows differently but that ask the same question: noted and ignored.
@@ -164,6 +169,13 @@ _YES = frozenset({"yes", "true", "true()", "1", "ja", "y"})
 _NO = frozenset({"no", "false", "false()", "0", "nee", "n", ""})
 
 _HEADER_LANGUAGE = re.compile(r"^(?P<field>[^:]+?)\s*::\s*(?P<language>.+)$")
+#: Older forms write `label:English`; only text columns are read that way (a single colon
+#: can occur in other headers, such as `bind::odk:length`).
+_HEADER_LANGUAGE_OLD = re.compile(
+    r"^(?P<field>label|hint|constraint_message|required_message|guidance_hint)\s*:\s*"
+    r"(?P<language>[^:].*)$",
+    re.IGNORECASE,
+)
 _LANGUAGE_CODE = re.compile(r"\(\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)?\s*\)\s*$")
 
 #: Language names without a `(code)` that forms in the field use; anything else needs the code.
@@ -205,16 +217,9 @@ class Header:
 
 def split_header(text: str, column: int) -> Header:
     """`label::Nederlands (nl)` -> Header('label', 'Nederlands (nl)'); field names lowercased
-    and de-aliased. A `vakstem::` column keeps its prefix in the field (`vakstem::min`)."""
+    and de-aliased. ODK's `bind::`, `instance::` and `body::` columns keep their whole name."""
     raw = text.strip()
-    if raw.lower().startswith(f"{VAKSTEM}::"):
-        rest = raw[len(VAKSTEM) + 2 :]
-        inner = _HEADER_LANGUAGE.match(rest)
-        if inner:
-            field = inner["field"].strip().lower()
-            return Header(f"{VAKSTEM}::{field}", inner["language"].strip(), column)
-        return Header(f"{VAKSTEM}::{rest.strip().lower()}", None, column)
-    match = _HEADER_LANGUAGE.match(raw)
+    match = _HEADER_LANGUAGE.match(raw) or _HEADER_LANGUAGE_OLD.match(raw)
     if match and match["field"].strip().lower() not in ("bind", "instance", "body"):
         field = match["field"].strip().lower()
         return Header(COLUMN_ALIASES.get(field, field), match["language"].strip(), column)
@@ -229,9 +234,28 @@ def language_code(language: str) -> str | None:
     match = _LANGUAGE_CODE.search(text)
     if match:
         return match[1].lower()
-    if re.fullmatch(r"[a-z]{2,3}", text):
-        return text
-    return LANGUAGE_NAMES.get(text.lower())
+    if re.fullmatch(r"[A-Za-z]{2,3}", text) and text.lower() in _babel_names().values():
+        return text.lower()
+    return LANGUAGE_NAMES.get(text.lower()) or _babel_names().get(text.lower())
+
+
+@lru_cache(maxsize=1)
+def _babel_names() -> dict[str, str]:
+    """Language names (in English and in the language itself, lowercased) -> code, for every
+    language Babel knows by a two- or three-letter code (`chinese` -> `zh`)."""
+    names: dict[str, str] = {}
+    for identifier in sorted(localedata.locale_identifiers()):
+        if not re.fullmatch(r"[a-z]{2,3}", identifier):
+            continue
+        try:
+            locale = Locale.parse(identifier)
+        except (UnknownLocaleError, ValueError):
+            continue
+        for name in (locale.english_name, locale.get_display_name(identifier)):
+            if name:
+                names.setdefault(name.lower(), identifier)
+        names.setdefault(identifier, identifier)
+    return names
 
 
 def language_header(code: str) -> str:

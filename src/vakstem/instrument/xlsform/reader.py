@@ -40,7 +40,7 @@ __all__ = ["ImportResult", "read_xlsform"]
 FALLBACK_LANGUAGE = "nl"
 
 #: Texts of the survey sheet that come per language.
-SURVEY_TEXTS = ("label", "hint", "constraint_message", f"{m.VAKSTEM}::short_label")
+SURVEY_TEXTS = ("label", "hint", "constraint_message", f"{m.VAKSTEM}_short_label")
 
 #: Fields of the `vakstem` sheet: study-file fields XLSForm has no place for.
 VAKSTEM_SHEET_KEYS = (
@@ -220,7 +220,10 @@ class _Importer:
         self.report = ImportReport(skipped=skip)
         self.smap = SourceMap(file=filename)
         self.languages: list[str] = []
-        self.plain_language = FALLBACK_LANGUAGE
+        #: The language of plain `label`/`hint` columns; None when they are the default text
+        #: for every language whose own column is empty (language columns, no
+        #: default_language: pyxform's "default" language).
+        self.plain_language: str | None = FALLBACK_LANGUAGE
         self.lists: dict[str, _Choices] = {}
         self.list_ids: dict[str, str] = {}
         #: Variable id -> choice list id (for rewriting choice names in conditions).
@@ -280,7 +283,6 @@ class _Importer:
                 "default_language",
             )
         found: list[str] = []
-        plain_used = False
         for sheet_name in ("survey", "choices"):
             sheet = self.sheets.get(sheet_name)
             if sheet is None:
@@ -290,7 +292,6 @@ class _Importer:
                 if base not in (*SURVEY_TEXTS, "label"):
                     continue
                 if header.language is None:
-                    plain_used = True
                     continue
                 code = m.language_code(header.language)
                 if code is None:
@@ -308,10 +309,10 @@ class _Importer:
                     )
                 elif code not in found:
                     found.append(code)
-        self.plain_language = default_code or FALLBACK_LANGUAGE
+        self.plain_language = default_code or (None if found else FALLBACK_LANGUAGE)
         ordered = [default_code] if default_code else []
-        if (plain_used or not found) and self.plain_language not in ordered:
-            ordered.append(self.plain_language)
+        if not found and not default_code:
+            ordered.append(FALLBACK_LANGUAGE)
         for code in found:
             if code not in ordered:
                 ordered.append(code)
@@ -325,8 +326,12 @@ class _Importer:
             if code is not None:
                 by_language[code] = value
         plain = row.cells.get(field_name)
-        if plain and self.plain_language not in by_language:
-            by_language[self.plain_language] = plain
+        if plain:
+            if self.plain_language is None:
+                for language in self.languages:
+                    by_language.setdefault(language, plain)
+            else:
+                by_language.setdefault(self.plain_language, plain)
         if not by_language:
             return None
         values = set(by_language.values())
@@ -359,6 +364,10 @@ class _Importer:
 
     def read_choices(self) -> None:
         sheet = self.sheets.get("choices")
+        if sheet is not None and not sheet.headers and not sheet.rows:
+            # An empty choices sheet is the same as none (some templates carry one).
+            del self.sheets["choices"]
+            return
         if sheet is None:
             return
         names = {h.field for h in sheet.headers}
@@ -374,7 +383,7 @@ class _Importer:
                     )
                 )
                 return
-        known = {"list_name", "name", "label", f"{m.VAKSTEM}::missing"}
+        known = {"list_name", "name", "label", f"{m.VAKSTEM}_missing"}
         for header in sheet.headers:
             if header.field == "label" or (header.language is None and header.field in known):
                 continue
@@ -592,7 +601,7 @@ class _Importer:
             )
             params = {}
         select = _SELECT.match(kind)
-        vakstem_type = row.get(f"{m.VAKSTEM}::type").lower()
+        vakstem_type = row.get(f"{m.VAKSTEM}_type").lower()
         if select:
             list_name = select["list"]
             item_type = m.SELECT_TYPES[select["kind"]]
@@ -674,7 +683,7 @@ class _Importer:
             ("text", "label"),
             ("hint", "hint"),
             ("constraint_message", "constraint_message"),
-            ("label", f"{m.VAKSTEM}::short_label"),
+            ("label", f"{m.VAKSTEM}_short_label"),
         ):
             value = self.text(row, column)
             if value is not None:
@@ -687,15 +696,15 @@ class _Importer:
             col = row.columns.get(key, 1)
             self.smap.values[(*path, key)] = ValuePosition(row.number, col, 0, False)
         for key in ("min", "max"):
-            raw = row.get(f"{m.VAKSTEM}::{key}")
+            raw = row.get(f"{m.VAKSTEM}_{key}")
             if raw:
                 data[key] = _number(raw)
-                self.locate((*path, key), row, f"{m.VAKSTEM}::{key}")
-        raw_length = row.get(f"{m.VAKSTEM}::max_length")
+                self.locate((*path, key), row, f"{m.VAKSTEM}_{key}")
+        raw_length = row.get(f"{m.VAKSTEM}_max_length")
         if raw_length:
             data["max_length"] = _number(raw_length)
-            self.locate((*path, "max_length"), row, f"{m.VAKSTEM}::max_length")
-        if m.yes_no(row.get(f"{m.VAKSTEM}::open_text")):
+            self.locate((*path, "max_length"), row, f"{m.VAKSTEM}_max_length")
+        if m.yes_no(row.get(f"{m.VAKSTEM}_open_text")):
             data["open_text"] = True
         for word in apps:
             if word not in ("minimal", "multiline") and word in m.PRESENTATION_APPEARANCES:
@@ -809,7 +818,7 @@ class _Importer:
         for key, column in (
             ("text", "label"),
             ("hint", "hint"),
-            ("label", f"{m.VAKSTEM}::short_label"),
+            ("label", f"{m.VAKSTEM}_short_label"),
         ):
             value = self.text(group.row, column)
             if value is not None:
@@ -835,7 +844,7 @@ class _Importer:
             for key, column in (
                 ("text", "label"),
                 ("hint", "hint"),
-                ("label", f"{m.VAKSTEM}::short_label"),
+                ("label", f"{m.VAKSTEM}_short_label"),
             ):
                 value = self.text(q.row, column)
                 if value is not None:
@@ -928,7 +937,10 @@ class _Importer:
             if self.left_out_node(node, None):
                 continue
             path = ("pages", len(pages))
-            page: dict[str, Any] = {"id": self.vid(node.name)}
+            # The export names a page group apart from a question of the same name (ODK needs
+            # unique names); `vakstem_id` gives the page its own id back.
+            page_id = node.row.get(f"{m.VAKSTEM}_id") or self.vid(node.name)
+            page: dict[str, Any] = {"id": page_id}
             self.locate(path, node.row)
             self.locate((*path, "id"), node.row, "name")
             items: list[dict[str, Any]] = []
@@ -1012,7 +1024,7 @@ class _Importer:
                 choice: dict[str, Any] = {"code": entry.codes[row.get("name")]}
                 label = self.text(row, "label")
                 choice["label"] = label if label is not None else ""
-                if m.yes_no(row.get(f"{m.VAKSTEM}::missing")):
+                if m.yes_no(row.get(f"{m.VAKSTEM}_missing")):
                     choice["missing"] = True
                 choices.append(choice)
             out[list_id] = choices
@@ -1119,10 +1131,10 @@ class _Importer:
             *SURVEY_TEXTS,
             *m.UNSUPPORTED_COLUMNS,
             *m.IGNORED_COLUMNS,
-            *(f"{m.VAKSTEM}::{k}" for k in ("type", "min", "max", "max_length", "open_text")),
+            *(f"{m.VAKSTEM}_{k}" for k in ("type", "id", "min", "max", "max_length", "open_text")),
         }
         for header in survey.headers:
-            if header.field not in known and "::" not in header.field:
+            if header.field not in known:
                 self.finding(self.report.ignored, None, "", f"column {header.field!r}")
         self.read_settings()
         self.collect_languages()

@@ -3,7 +3,7 @@ round trip (export -> `read_xlsform` gives an equivalent study).
 
 Pages become top-level groups (`style: pages`), matrices `table-list` groups of select_one
 rows, every study language gets its `label::Nederlands (nl)` columns. What XLSForm has no
-column for is kept in `vakstem::` columns (min/max, max_length, open_text, short labels, the
+column for is kept in `vakstem_` columns (min/max, max_length, open_text, short labels, the
 consent type, the missing flag of a choice) and in a `vakstem` sheet (description, closing,
 sources, settings, scales and the analysis plan, as JSON); ODK ignores both.
 """
@@ -78,7 +78,7 @@ class _Writer:
                 row["appearance"] = "minimal"
         elif item.type is ItemType.CONSENT:
             row["type"] = f"select_one {self.consent_list}"
-            row[f"{VAKSTEM}::type"] = "consent"
+            row[f"{VAKSTEM}_type"] = "consent"
             self.consent_used = True
         else:
             row["type"] = _TYPES[item.type]
@@ -92,22 +92,22 @@ class _Writer:
         row["relevant"] = item.relevant or ""
         row["constraint"] = item.constraint or ""
         self.texts(row, "constraint_message", item.constraint_message)
-        self.texts(row, f"{VAKSTEM}::short_label", item.label)
+        self.texts(row, f"{VAKSTEM}_short_label", item.label)
         if item.min is not None:
-            row[f"{VAKSTEM}::min"] = _number(item.min)
+            row[f"{VAKSTEM}_min"] = _number(item.min)
         if item.max is not None:
-            row[f"{VAKSTEM}::max"] = _number(item.max)
+            row[f"{VAKSTEM}_max"] = _number(item.max)
         if item.max_length is not None:
-            row[f"{VAKSTEM}::max_length"] = item.max_length
+            row[f"{VAKSTEM}_max_length"] = item.max_length
         if item.open_text:
-            row[f"{VAKSTEM}::open_text"] = "yes"
+            row[f"{VAKSTEM}_open_text"] = "yes"
         return [row]
 
     def matrix_rows(self, item: Item) -> list[_Row]:
         begin: _Row = {"type": "begin group", "name": item.id, "appearance": "table-list"}
         self.texts(begin, "label", item.text)
         self.texts(begin, "hint", item.hint)
-        self.texts(begin, f"{VAKSTEM}::short_label", item.label)
+        self.texts(begin, f"{VAKSTEM}_short_label", item.label)
         begin["relevant"] = item.relevant or ""
         if item.randomize:
             begin["parameters"] = "randomize=true"
@@ -116,7 +116,7 @@ class _Writer:
             row: _Row = {"type": f"select_one {item.choices}", "name": matrix_row.id}
             self.texts(row, "label", matrix_row.text)
             self.texts(row, "hint", matrix_row.hint)
-            self.texts(row, f"{VAKSTEM}::short_label", matrix_row.label)
+            self.texts(row, f"{VAKSTEM}_short_label", matrix_row.label)
             # XLSForm has no matrix-wide required or constraint: every row carries them.
             row["required"] = _required(item.required)
             row["constraint"] = item.constraint or ""
@@ -127,14 +127,23 @@ class _Writer:
 
     def survey(self) -> list[_Row]:
         rows: list[_Row] = []
+        taken = {name for _p, item in self.study.items() for name in (item.id, *item.variables())}
         for page in self.study.pages:
-            begin: _Row = {"type": "begin group", "name": page.id, "appearance": "field-list"}
+            # ODK needs every name to be unique in the form; Vakstem's page ids are a namespace
+            # of their own, so a page may be named like its question.
+            name = page.id
+            while name in taken:
+                name += "_page"
+            taken.add(name)
+            begin: _Row = {"type": "begin group", "name": name, "appearance": "field-list"}
+            if name != page.id:
+                begin[f"{VAKSTEM}_id"] = page.id
             self.texts(begin, "label", page.title)
             begin["relevant"] = page.relevant or ""
             rows.append(begin)
             for item in page.items:
                 rows.extend(self.item_rows(item))
-            rows.append({"type": "end group", "name": page.id})
+            rows.append({"type": "end group", "name": name})
         return rows
 
     def choices(self) -> list[_Row]:
@@ -144,7 +153,7 @@ class _Writer:
                 row: _Row = {"list_name": list_name, "name": choice.code}
                 self.texts(row, "label", choice.label)
                 if choice.missing:
-                    row[f"{VAKSTEM}::missing"] = "yes"
+                    row[f"{VAKSTEM}_missing"] = "yes"
                 rows.append(row)
         if self.consent_used:
             for code, index in ((1, 0), (0, 1)):
