@@ -102,9 +102,7 @@ def test_values_cannot_be_read_before_finalize() -> None:
 @settings(max_examples=150, deadline=None)
 @given(
     k=st.integers(5, 12),
-    lines=st.lists(
-        st.lists(st.integers(0, 30), min_size=1, max_size=7), min_size=1, max_size=3
-    ),
+    lines=st.lists(st.lists(st.integers(0, 30), min_size=1, max_size=7), min_size=1, max_size=3),
     people=st.integers(0, 120),
     data=st.data(),
 )

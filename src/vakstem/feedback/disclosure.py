@@ -130,15 +130,19 @@ class Disclosure:
     def line(
         self,
         parent: Count,
-        cells: Mapping[K, Iterable[str]],
+        cells: Mapping[K, Iterable[str] | Count],
         *,
         shown: Iterable[K] | None = None,
     ) -> dict[K, Count]:
         """Register the breakdown of `parent` into `cells` (ids per cell). The cells must be
         disjoint and together equal the parent: a group left out would make the complement
-        unprotected, so that is an error rather than a silent leak."""
+        unprotected, so that is an error rather than a silent leak. A cell given as a `Count`
+        of another line is the same published number in both lines (and obeys both)."""
         self._check_open()
-        made: dict[K, Count] = {key: Count(frozenset(ids)) for key, ids in cells.items()}
+        made: dict[K, Count] = {
+            key: ids if isinstance(ids, Count) else Count(frozenset(ids))
+            for key, ids in cells.items()
+        }
         union: set[str] = set()
         for key, count in made.items():
             if union & count.basis:
