@@ -156,7 +156,6 @@ def build(population: Population) -> LatentModel:
     if n_c:
         cov_c = sum(p * np.outer(v, v) for p, v in cells)
         covariate_cov[n_x : n_x + n_c, n_x : n_x + n_c] = cov_c
-    total_sources = between + within + covariate_cov
 
     loadings = np.zeros((len(names), n_s))
     for i in range(n_x):
@@ -182,6 +181,8 @@ def build(population: Population) -> LatentModel:
             row[n_x + j] += path.effect
             label = path.variable if code is None else f"{path.variable}_{code}"
             paths[(outcome, label)] = path.effect
+        # The disturbances of earlier outcomes are set by now (prof's enters perf).
+        total_sources = between + within + covariate_cov
         explained = float(row @ total_sources @ row)
         psi = 1.0 - explained
         if psi <= 0.01:
