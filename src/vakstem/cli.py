@@ -17,6 +17,7 @@ app.command("codebook")(__import__("vakstem.commands.codebook").commands.codeboo
 app.add_typer(__import__("vakstem.commands.study").commands.study.study_app, name="study")
 app.command("fit")(__import__("vakstem.commands.fit").commands.fit.fit)
 __import__("vakstem.commands.study_store")  # adds study load/list/open/close to study_app
+app.command("simulate")(__import__("vakstem.commands.simulate").commands.simulate.simulate_command)
 __import__("vakstem.commands.xlsform")  # adds study import/export-xlsform to study_app
 
 
