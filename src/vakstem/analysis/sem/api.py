@@ -52,7 +52,6 @@ class FitResult:
     n_obs: list[int]
     parameters: pd.DataFrame
     fit_measures: dict[str, float]
-    iterations_note: str = ""
     bootstrap: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     _estimates: est.Estimates | None = field(default=None, repr=False)
@@ -173,7 +172,7 @@ def _fit_table(
     std_lv: bool,
     with_baseline: bool = True,
 ) -> tuple[est.Estimates, pd.DataFrame, dict[str, float], list[str]]:
-    est.set_fixed_x(table, groups, h1)
+    est.set_fixed_x(table, h1)
     model = Model(table, groups)
     start = est.start_values(table, h1, std_lv)
     estimates = est.estimate(

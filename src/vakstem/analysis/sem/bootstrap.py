@@ -48,7 +48,7 @@ def bootstrap_defined(
             h1 = est.saturated_moments(resampled)
             if any(np.linalg.eigvalsh(cov)[0] <= 1e-10 for _, cov in h1):
                 raise SemError("singular bootstrap sample")
-            est.set_fixed_x(table, resampled, h1)
+            est.set_fixed_x(table, h1)
             model = Model(table, resampled)
             theta = optimise(model, theta_hat, max_iter=200)
             values = model.row_values(theta)
@@ -57,7 +57,7 @@ def bootstrap_defined(
             failed += 1
         if progress is not None:
             progress()
-    est.set_fixed_x(table, groups, original_h1)
+    est.set_fixed_x(table, original_h1)
     frame = result.parameters
     lower_column = np.full(len(frame), np.nan)
     upper_column = np.full(len(frame), np.nan)

@@ -114,15 +114,6 @@ def pattern_moments(pattern: Pattern, p: int) -> NDArray[np.intp]:
     return pattern.moments
 
 
-def duplication(p: int) -> Array:
-    rows, cols = vech_indices(p)
-    d = np.zeros((p * p, rows.size))
-    for k, (i, j) in enumerate(zip(rows, cols, strict=True)):
-        d[i * p + j, k] = 1.0
-        d[j * p + i, k] = 1.0
-    return d
-
-
 def vech_gradient(matrix: Array) -> Array:
     """Derivative with respect to vech(Sigma) of a function whose derivative with respect to a
     symmetric Sigma (treated elementwise) is `matrix`: off-diagonal elements count twice."""

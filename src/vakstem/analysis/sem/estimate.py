@@ -21,6 +21,7 @@ from vakstem.analysis.sem.engine import (
     em_saturated,
     group_discrepancy_gradient,
     group_loglik,
+    moment_scores,
     optimise,
     vech_gradient,
     vech_indices,
@@ -164,7 +165,7 @@ def _collinear_message(cov: Array, names: list[str]) -> str:
     return "the variables " + ", ".join(repr(v) for v in involved) + " are linearly dependent"
 
 
-def set_fixed_x(table: ParTable, groups: list[GroupData], h1: list[tuple[Array, Array]]) -> None:
+def set_fixed_x(table: ParTable, h1: list[tuple[Array, Array]]) -> None:
     """fixed.x: the covariates' variances, covariances and means are the sample values."""
     index = {name: i for i, name in enumerate(table.ov)}
     for row in table.rows:
@@ -175,7 +176,6 @@ def set_fixed_x(table: ParTable, groups: list[GroupData], h1: list[tuple[Array, 
             row.value = float(mean[index[row.lhs]])
         else:
             row.value = float(cov[index[row.lhs], index[row.rhs]])
-    del groups
 
 
 def start_values(table: ParTable, h1: list[tuple[Array, Array]], std_lv: bool) -> Array:
@@ -344,8 +344,7 @@ def _x_marginal_loglik(model: Model, h1: list[tuple[Array, Array]]) -> float:
 
 
 def model_scores_unstructured(model: Model, group: GroupData, h1: tuple[Array, Array]) -> Array:
-    from vakstem.analysis.sem.engine import moment_scores
-
+    """Casewise scores at the saturated (sample or EM) moments."""
     mu, sigma = h1
     return moment_scores(group, sigma, mu, model.meanstructure)
 
@@ -477,7 +476,7 @@ def fit_baseline(
     estimator: str,
 ) -> Estimates:
     base = baseline_table(table)
-    set_fixed_x(base, groups, h1)
+    set_fixed_x(base, h1)
     model = Model(base, groups)
     start = start_values(base, h1, std_lv=False)
     # The independence model's estimates are (nearly) the sample variances and means.
