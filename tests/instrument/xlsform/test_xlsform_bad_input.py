@@ -119,6 +119,13 @@ def test_missing_name_or_type_column_is_named(tmp_path: Path, column: str) -> No
     ]
 
 
+def test_select_without_a_list_name_says_so(tmp_path: Path) -> None:
+    form = make_form(tmp_path / "f.xlsx", [["type", "name", "label"], ["select_one", "q", "Q"]])
+    assert messages(form) == [
+        "survey sheet, row 2, column 'type': select_one needs a list name: write 'select_one LIST'"
+    ]
+
+
 def test_row_without_name_or_type_is_named(tmp_path: Path) -> None:
     form = make_form(
         tmp_path / "f.xlsx",

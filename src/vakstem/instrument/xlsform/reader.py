@@ -104,6 +104,8 @@ class _Row:
 @dataclass
 class _Sheet:
     name: str
+    #: The sheet's name as written (`name` is lowercased).
+    title: str
     headers: list[m.Header]
     rows: list[_Row]
 
@@ -122,7 +124,7 @@ def _cell_text(value: object) -> str:
     return str(value).strip()
 
 
-def _read_sheet(name: str, raw_rows: Iterator[tuple[object, ...]]) -> _Sheet:
+def _read_sheet(name: str, title: str, raw_rows: Iterator[tuple[object, ...]]) -> _Sheet:
     header_cells: tuple[object, ...] = next(raw_rows, ())
     headers = [
         m.split_header(_cell_text(v), k + 1) for k, v in enumerate(header_cells) if _cell_text(v)
@@ -142,7 +144,7 @@ def _read_sheet(name: str, raw_rows: Iterator[tuple[object, ...]]) -> _Sheet:
             row.columns.setdefault(header.field, header.column)
         if row.cells or row.texts:
             rows.append(row)
-    return _Sheet(name, headers, rows)
+    return _Sheet(name, title, headers, rows)
 
 
 def _open(source: str | FsPath | bytes, filename: str) -> tuple[dict[str, _Sheet], list[Problem]]:
@@ -175,7 +177,7 @@ def _open(source: str | FsPath | bytes, filename: str) -> tuple[dict[str, _Sheet
             key = worksheet.title.strip().lower()
             if key in sheets:
                 continue
-            sheets[key] = _read_sheet(key, worksheet.iter_rows(values_only=True))
+            sheets[key] = _read_sheet(key, worksheet.title, worksheet.iter_rows(values_only=True))
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         return problem(f"the workbook is damaged and cannot be read ({exc})")
     finally:
@@ -346,9 +348,6 @@ class _Importer:
     def locate(self, path: Path, row: _Row, column: str | None = None) -> None:
         col = row.columns.get(column, 1) if column else 1
         self.smap.keys[path] = (row.number, col)
-        self.sheet_of[path] = row.sheet
-
-    sheet_of: dict[Path, str]
 
     # -- settings and choices
 
@@ -523,11 +522,9 @@ class _Importer:
     def vid(self, name: str) -> str:
         return self.report.renamed.get(name, name)
 
-    def check_unsupported(self, node: _Question | _Group, inside: str | None) -> str | None:
+    def check_unsupported(self, node: _Question | _Group) -> str | None:
         """Why this question cannot be asked (None when it can); records the report lines."""
         row = node.row
-        if inside is not None:
-            return f"inside the repeat group {inside!r}"
         if isinstance(node, _Group):
             if node.repeat:
                 self.finding(
@@ -672,6 +669,11 @@ class _Importer:
                 "begin group",
                 "end group",
             ]
+            if kind in m.SELECT_TYPES:
+                self.error(
+                    row, f"{kind} needs a list name: write '{kind} LIST'", "type", item=item_id
+                )
+                return None
             close = difflib.get_close_matches(kind, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             self.error(row, f"unknown type {kind!r}{hint}", "type", item=item_id)
@@ -835,6 +837,8 @@ class _Importer:
         if m.yes_no(params.get("randomize", "")):
             data["randomize"] = True
         out_rows = []
+        for q in rows:
+            self.check_columns(q.row, q.name)
         for r, q in enumerate(rows):
             row_id = self.vid(q.name)
             entry: dict[str, Any] = {"id": row_id}
@@ -863,7 +867,7 @@ class _Importer:
         out: list[dict[str, Any]],
     ) -> None:
         for node in nodes:
-            if self.left_out_node(node, None):
+            if self.left_out_node(node):
                 continue
             path = (*page_path, "items", len(out))
             if isinstance(node, _Question):
@@ -898,9 +902,9 @@ class _Importer:
                 out.append(note)
             self.items_of(node.children, page_path, inner, out)
 
-    def left_out_node(self, node: _Question | _Group, inside: str | None) -> bool:
+    def left_out_node(self, node: _Question | _Group) -> bool:
         """Whether a node is unsupported (then it and everything in it are left out)."""
-        why = self.check_unsupported(node, inside)
+        why = self.check_unsupported(node)
         if why is None:
             return False
         self.left_out[self.vid(node.name)] = why
@@ -934,7 +938,7 @@ class _Importer:
                     flush()
                 continue
             flush()
-            if self.left_out_node(node, None):
+            if self.left_out_node(node):
                 continue
             path = ("pages", len(pages))
             # The export names a page group apart from a question of the same name (ODK needs
@@ -1094,10 +1098,9 @@ class _Importer:
         return {k: v for k, v in data.items() if v is not None}
 
     def run(self) -> Study | None:
-        self.sheet_of = {}
         survey = self.sheets.get("survey")
         if survey is None:
-            found = ", ".join(repr(s) for s in self.sheets) or "none"
+            found = ", ".join(repr(s.title) for s in self.sheets.values()) or "none"
             self.problems.append(
                 Problem(
                     f"the workbook has no 'survey' sheet (sheets found: {found}); an XLSForm needs "
