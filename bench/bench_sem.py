@@ -2,7 +2,7 @@
 to `ftol=1e-12` so its estimates are comparable) on HolzingerSwineford1939, PoliticalDemocracy
 and a simulated 20,000-row, 30-indicator structural model; prints a table.
 
-Run: .venv/bin/python bench/bench_sem.py [--repeat N]
+Run: .venv/bin/python bench/bench_sem.py [--repeat N] [--reference]
 Each time is the median over N repeats (default 5) of one complete fit: for Vakstem that
 includes standard errors, the baseline model and all fit measures; for semopy only the
 optimisation (`Model.fit`).
@@ -122,10 +122,59 @@ def largest_difference(ours: pd.DataFrame, theirs: dict[tuple[str, str, str], fl
     return worst
 
 
+def reference_differences() -> None:
+    """For every lavaan reference model: the largest difference from lavaan 0.6.14 in the
+    estimates, standard errors, standardised values and fit measures (relative where the value
+    is larger than 1, as the tests compare)."""
+    import json
+    import math
+
+    reference = json.loads((FIXTURES / "reference.json").read_text())
+    print(
+        f"{'reference model':22} {'est':>9} {'se':>9} {'std.all':>9} {'fit':>9} "
+        f"{'#fit':>5}  worst fit measure"
+    )
+
+    def difference(expected: float | None, actual: float) -> float:
+        if expected is None:
+            return 0.0 if math.isnan(actual) else math.inf
+        return abs(expected - actual) / max(1.0, abs(expected))
+
+    for name, spec in reference["models"].items():
+        options = spec["options"] if isinstance(spec["options"], dict) else {}
+        result = fit(spec["model"], pd.read_csv(FIXTURES / spec["data"]), **options)
+        ours = {
+            (r["lhs"], r["op"], r["rhs"], r["group"] if r["op"] != ":=" else 1): r
+            for r in result.parameters.to_dict(orient="records")
+        }
+        worst = {"est": 0.0, "se": 0.0, "std.all": 0.0}
+        for row in spec["parameters"]:
+            mine = ours[(row["lhs"], row["op"], row["rhs"], row["group"])]
+            for column in worst:
+                worst[column] = max(worst[column], difference(row[column], mine[column]))
+        fit_worst, fit_name, compared = 0.0, "", 0
+        for measure, expected in spec["fit"].items():
+            if measure in result.fit_measures:
+                compared += 1
+                d = difference(expected, result.fit_measures[measure])
+                if d > fit_worst:
+                    fit_worst, fit_name = d, measure
+        print(
+            f"{name:22} {worst['est']:>9.1e} {worst['se']:>9.1e} {worst['std.all']:>9.1e} "
+            f"{fit_worst:>9.1e} {compared:>5}  {fit_name}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--reference", action="store_true", help="also print the differences from lavaan"
+    )
     args = parser.parse_args()
+    if args.reference:
+        reference_differences()
+        print()
     hs = pd.read_csv(FIXTURES / "hs1939.csv")
     pd_data = pd.read_csv(FIXTURES / "political_democracy.csv")
     sim_model, sim_data = simulated()
