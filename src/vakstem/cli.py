@@ -15,6 +15,7 @@ app.add_typer(__import__("vakstem.commands.users").commands.users.app, name="use
 app.command("export")(__import__("vakstem.commands.export").commands.export.export)
 app.command("codebook")(__import__("vakstem.commands.codebook").commands.codebook.codebook)
 app.add_typer(__import__("vakstem.commands.study").commands.study.study_app, name="study")
+app.add_typer(__import__("vakstem.commands.report").commands.report.app, name="report")
 app.command("fit")(__import__("vakstem.commands.fit").commands.fit.fit)
 __import__("vakstem.commands.study_store")  # adds study load/list/open/close to study_app
 app.command("simulate")(__import__("vakstem.commands.simulate").commands.simulate.simulate_command)
