@@ -14,23 +14,15 @@ from pathlib import Path
 
 from vakstem.export.dictionary import HEADER, dictionary_rows
 from vakstem.export.formats import TableData
-from vakstem.export.table import Cell, Row
+from vakstem.export.table import Cell, Kind
 
 
-def _text(cell: Cell) -> str:
-    if cell is None:
-        return ""
+def _moment(cell: Cell) -> Cell:
     if isinstance(cell, dt.datetime):
         return cell.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(cell, dt.date):
         return cell.isoformat()
-    if isinstance(cell, float):
-        return repr(cell)
-    return str(cell)
-
-
-def _line(row: Row) -> list[str]:
-    return [_text(c) for c in row]
+    return cell
 
 
 def iter_csv(data: TableData) -> Iterator[str]:
@@ -38,8 +30,18 @@ def iter_csv(data: TableData) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(data.layout.names)
+    # The csv module writes None as an empty cell and numbers as str() does (shortest repr);
+    # only dates and times need converting.
+    moments = [i for i, c in enumerate(data.layout.columns) if c.kind in (Kind.DATE, Kind.DATETIME)]
     for chunk in data.chunks:
-        writer.writerows(_line(r) for r in chunk)
+        if moments:
+            for row in chunk:
+                cells = list(row)
+                for i in moments:
+                    cells[i] = _moment(cells[i])
+                writer.writerow(cells)
+        else:
+            writer.writerows(chunk)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
