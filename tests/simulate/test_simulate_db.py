@@ -125,6 +125,7 @@ def test_bulk_mode_stores_the_same_as_one_transaction_per_page(tmp_path: Path) -
     assert stored[0] == stored[1]
 
 
+@pytest.mark.slow
 def test_statuses_follow_the_declared_rates_at_moderate_n(tmp_path: Path) -> None:
     engine = open_klantmanagers(f"sqlite:///{tmp_path / 'rates.db'}")
     n = 400
@@ -144,6 +145,7 @@ def test_statuses_follow_the_declared_rates_at_moderate_n(tmp_path: Path) -> Non
     assert result.submissions > 10 * n
 
 
+@pytest.mark.slow
 def test_demo_adds_500_responses_once(tmp_path: Path) -> None:
     engine = open_klantmanagers(f"sqlite:///{tmp_path / 'demo.db'}")
     lines = simulate_demo(engine, tmp_path)
