@@ -1,4 +1,4 @@
-"""The questionnaire format: pydantic models of a study file (pages, items, choice lists, scales, plan).
+"""The questionnaire format: pydantic models of a study file (pages, items, choices, scales, plan).
 
 These models are the contract between the loader (which builds them from YAML or XLSForm),
 the respondent flow (which renders and validates answers against them), exports and analysis.
