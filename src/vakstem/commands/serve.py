@@ -1,0 +1,109 @@
+"""`vakstem serve` (the web app under uvicorn) and `vakstem demo` (load and open the shipped
+studies, print their links, serve them).
+
+`prepare_demo` is the seam other parts extend: it returns the lines the demo prints, so adding
+simulated responses or a console login is a change there, not in the command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+import uvicorn
+from rich.console import Console
+from sqlalchemy.engine import Engine
+
+import vakstem
+from vakstem.instrument.loader import load_study_file
+from vakstem.instrument.problems import StudyFileError
+from vakstem.instrument.schema import text_in
+from vakstem.settings import Settings
+from vakstem.store import DatabaseError, open_database
+from vakstem.store.studies import StudyStatus, get_study, load_study, set_status
+from vakstem.web.app import create_app
+
+STUDIES_DIR = Path(vakstem.__file__).parent / "studies"
+FACTORY = "vakstem.web.app:create_app_from_env"
+
+
+def shipped_studies() -> list[Path]:
+    """The study files shipped with Vakstem (`studies/*/study.yaml`), in name order."""
+    return sorted(STUDIES_DIR.glob("*/study.yaml"))
+
+
+def prepare_demo(
+    engine: Engine, settings: Settings, *, base_url: str = "http://127.0.0.1:8000"
+) -> list[str]:
+    """Load every shipped study, open it for responses, and return the lines to print.
+
+    Safe to run again on the same database: an unchanged study keeps its version, an open
+    study stays open. A study file with problems is reported and skipped, not fatal.
+    """
+    lines: list[str] = []
+    for path in shipped_studies():
+        try:
+            study = load_study_file(path)
+        except StudyFileError as exc:
+            lines.append(f"Skipped {path.parent.name}: {len(exc.problems)} problem(s) in {path}")
+            lines.extend(f"  {problem}" for problem in exc.problems[:5])
+            continue
+        load_study(engine, study, path.read_text(encoding="utf-8"))
+        status = get_study(engine, study.id).status
+        if status in {StudyStatus.DRAFT, StudyStatus.CLOSED}:
+            set_status(engine, study.id, StudyStatus.OPEN)
+        elif status is StudyStatus.ARCHIVED:
+            lines.append(f"Skipped {study.id}: it is archived in this database")
+            continue
+        title = text_in(study.title, settings.default_language, study.default_language)
+        lines.append(f"{title}: {base_url}/s/{study.id}")
+    return lines
+
+
+def _open(console: Console, settings: Settings) -> Engine:
+    try:
+        return open_database(settings.resolved_database_url())
+    except DatabaseError as exc:
+        console.print(f"[red]Cannot open the database:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: all)."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
+    workers: int = typer.Option(1, min=1, max=64, help="Worker processes."),
+) -> None:
+    """Serve the respondent pages and API (database from VAKSTEM_DATABASE_URL)."""
+    console = Console()
+    settings = Settings()
+    if workers > 1:
+        # Each worker process builds its own app (and engine) from the environment.
+        _open(console, settings).dispose()  # migrate once, before the workers start
+        # A worker must answer the supervisor's health check while it imports the app; on a
+        # busy machine that takes longer than uvicorn's 5 s default and workers get killed.
+        uvicorn.run(
+            FACTORY,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            timeout_worker_healthcheck=60,
+        )
+        return
+    uvicorn.run(create_app(settings, _open(console, settings)), host=host, port=port)
+
+
+def demo(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
+) -> None:
+    """Load and open the shipped studies, print their links, and serve them."""
+    console = Console()
+    settings = Settings()
+    engine = _open(console, settings)
+    shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
+    console.print(f"Database: {settings.resolved_database_url()}")
+    for line in prepare_demo(engine, settings, base_url=f"http://{shown_host}:{port}"):
+        console.print(line, highlight=False, soft_wrap=True)
+    console.print("Stop with Ctrl+C.")
+    uvicorn.run(create_app(settings, engine), host=host, port=port)
