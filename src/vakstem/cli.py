@@ -18,8 +18,10 @@ app.add_typer(__import__("vakstem.commands.study").commands.study.study_app, nam
 app.add_typer(__import__("vakstem.commands.report").commands.report.app, name="report")
 app.command("fit")(__import__("vakstem.commands.fit").commands.fit.fit)
 __import__("vakstem.commands.study_store")  # adds study load/list/open/close to study_app
-app.command("simulate")(__import__("vakstem.commands.simulate").commands.simulate.simulate_command)
 __import__("vakstem.commands.xlsform")  # adds study import/export-xlsform to study_app
+app.command("serve")(__import__("vakstem.commands.serve").commands.serve.serve)
+app.command("demo")(__import__("vakstem.commands.serve").commands.serve.demo)
+app.command("simulate")(__import__("vakstem.commands.simulate").commands.simulate.simulate_command)
 
 
 def main() -> None:
