@@ -54,9 +54,10 @@ def test_unsupported_features_are_listed_with_rows_and_the_import_refuses(tmp_pa
         "survey sheet, row 16 (tijd): type 'time': time questions are not supported (only dates)",
     ]
     ignored = [str(f) for f in result.report.ignored]
-    assert "survey sheet, row 2 (begin): metadata 'start' (Vakstem records its own times)" in (
-        ignored
-    )
+    assert (
+        "survey sheet, row 2 (begin): metadata 'start': filled in by ODK, not asked (Vakstem "
+        "records its own start and end times)"
+    ) in ignored
     assert any("row 4 (toestel): metadata 'deviceid'" in line for line in ignored)
 
 
@@ -66,6 +67,8 @@ def test_skip_unsupported_leaves_them_out_and_builds_the_rest(tmp_path: Path) ->
     assert not result.refused, [str(p) for p in result.problems]
     assert result.study is not None
     assert result.study.variables() == ["naam", "tint", "aantal", "slot"]
+    # Pages of loose questions are named after their first question that is asked.
+    assert [p.id for p in result.study.pages] == ["naam", "slot"]
     assert result.report.skipped
     assert result.report.lines()[0] == "9 unsupported feature(s), left out:"
 

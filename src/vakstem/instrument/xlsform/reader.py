@@ -876,7 +876,8 @@ class _Importer:
                         self.report.ignored,
                         node.row,
                         node.name,
-                        f"metadata {node.type!r} (Vakstem records its own times)",
+                        f"metadata {node.type!r}: filled in by ODK, not asked (Vakstem records "
+                        "its own start and end times)",
                     )
                     continue
                 self.check_columns(node.row, node.name)
@@ -921,15 +922,15 @@ class _Importer:
         def flush() -> None:
             if not loose:
                 return
-            page: dict[str, Any] = {"id": self.vid(loose[0].name)}
             path: Path = ("pages", len(pages))
-            self.locate(path, loose[0].row)
             items: list[dict[str, Any]] = []
             self.items_of(list(loose), path, None, items)
-            loose.clear()
             if items:
-                page["items"] = items
-                pages.append(page)
+                # Named after its first question that is asked (not a metadata row).
+                first = next(n for n in loose if self.vid(n.name) == items[0]["id"])
+                self.locate(path, first.row)
+                pages.append({"id": items[0]["id"], "items": items})
+            loose.clear()
 
         for node in top:
             if isinstance(node, _Question):
