@@ -85,3 +85,21 @@ def test_export_writes_language_columns_table_list_matrices_and_pages(tmp_path: 
     assert values["default_language"] == "Nederlands (nl)"
     choices = list(book["choices"].iter_rows(values_only=True))
     assert ("janee", 9, "Weet ik niet", "Don't know", "yes") in choices
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.parent.name)
+def test_exported_names_are_unique_as_odk_requires(path: Path, tmp_path: Path) -> None:
+    study = load_study_file(path)
+    form = tmp_path / "form.xlsx"
+    write_xlsform(study, form)
+    survey = list(load_workbook(form)["survey"].iter_rows(values_only=True))
+    header = survey[0]
+    rows = [dict(zip(header, r, strict=True)) for r in survey[1:]]
+    names = [r["name"] for r in rows if r["type"] != "end group"]
+    assert len(names) == len(set(names))
+    # A page named like one of its questions gets its own group name and keeps its id.
+    renamed = [r for r in rows if r.get("vakstem_id")]
+    if path.parent.name == "klantmanagers":
+        assert {r["vakstem_id"] for r in renamed} >= {"toestemming", "organisatie"}
+    for row in renamed:
+        assert row["name"] == f"{row['vakstem_id']}_page"
