@@ -230,7 +230,7 @@ class _Importer:
         self.list_ids: dict[str, str] = {}
         #: Variable id -> choice list id (for rewriting choice names in conditions).
         self.variable_lists: dict[str, str] = {}
-        #: (data dict, field, row, column, own variable) of every condition.
+        #: (data dict, field, row, own variable for `.`) of every condition, rewritten at the end.
         self.conditions: list[tuple[dict[str, Any], str, _Row, str | None]] = []
         self.left_out: dict[str, str] = {}
         self.consent_lists: set[str] = set()
@@ -283,6 +283,7 @@ class _Importer:
                 f"cannot tell the language of {default!r}: write it as 'Name (code)', "
                 "for example 'Nederlands (nl)'",
                 "default_language",
+                sheet="settings",
             )
         found: list[str] = []
         for sheet_name in ("survey", "choices"):
