@@ -5,7 +5,9 @@ and a simulated 20,000-row, 30-indicator structural model; prints a table.
 Run: .venv/bin/python bench/bench_sem.py [--repeat N] [--reference]
 Each time is the median over N repeats (default 5) of one complete fit: for Vakstem that
 includes standard errors, the baseline model and all fit measures; for semopy only the
-optimisation (`Model.fit`).
+optimisation (`Model.fit`). BLAS runs single-threaded for both (`--blas-threads` to change):
+the matrices are small, and on a shared two-core machine OpenBLAS threads only get in each
+other's way (the 20,000-row model took four times longer with default threading there).
 """
 
 from __future__ import annotations
@@ -168,10 +170,14 @@ def reference_differences() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--blas-threads", type=int, default=1)
     parser.add_argument(
         "--reference", action="store_true", help="also print the differences from lavaan"
     )
     args = parser.parse_args()
+    from threadpoolctl import threadpool_limits  # installed with semopy's scikit-learn
+
+    threadpool_limits(limits=args.blas_threads, user_api="blas")
     if args.reference:
         reference_differences()
         print()

@@ -154,28 +154,36 @@ class Model:
             self.entries.append(entries)
         self.values = np.array([row.value for row in table.rows], dtype=float)
         self.vech_rows, self.vech_cols = vech_indices(self.p)
+        self.row_free = np.array([row.free - 1 for row in table.rows], dtype=np.intp)
+        # Per group and matrix kind: index arrays (i, j, free index or -1, table row), so the
+        # matrices and the Jacobian are built with array operations, not Python loops.
+        self.kind_index: list[list[tuple[NDArray[np.intp], ...]]] = []
+        for entries in self.entries:
+            per_kind = []
+            for kind in range(3):
+                chosen = [e for e in entries if e[0] == kind]
+                per_kind.append(
+                    tuple(np.array([e[k] for e in chosen], dtype=np.intp) for k in range(1, 5))
+                )
+            self.kind_index.append(per_kind)
 
     # -- parameters ---------------------------------------------------------------------
     def row_values(self, theta: Array) -> Array:
         values = self.values.copy()
-        for r, row in enumerate(self.table.rows):
-            if row.free:
-                values[r] = theta[row.free - 1]
+        free = self.row_free >= 0
+        values[free] = theta[self.row_free[free]]
         return values
 
     def matrices(self, theta: Array, g: int) -> tuple[Array, Array, Array]:
+        values = self.row_values(theta)
         a = np.zeros((self.nv, self.nv))
         s = np.zeros((self.nv, self.nv))
         m = np.zeros(self.nv)
-        for kind, i, j, free, r in self.entries[g]:
-            value = theta[free] if free >= 0 else self.values[r]
-            if kind == 0:
-                a[i, j] = value
-            elif kind == 1:
-                s[i, j] = value
-                s[j, i] = value
-            else:
-                m[i] = value
+        (ai, aj, _, ar), (si, sj, _, sr), (mi, _, _, mr) = self.kind_index[g]
+        a[ai, aj] = values[ar]
+        s[si, sj] = values[sr]
+        s[sj, si] = values[sr]
+        m[mi] = values[mr]
         return a, s, m
 
     def implied_all(self, theta: Array, g: int) -> tuple[Array, Array, Array]:
@@ -195,32 +203,38 @@ class Model:
 
     def delta(self, theta: Array, g: int) -> Array:
         """Jacobian of (mu if meanstructure, vech Sigma) with respect to the free parameters."""
-        b, cov, mean = self.implied_all(theta, g)
-        _, _, m = self.matrices(theta, g)
+        a, s, m = self.matrices(theta, g)
+        b = np.linalg.inv(np.eye(self.nv) - a)
+        cov = b @ s @ b.T
         p = self.p
         bo = b[:p, :]
+        r, c = self.vech_rows, self.vech_cols
         n_mean = p if self.meanstructure else 0
-        out = np.zeros((n_mean + self.vech_rows.size, self.n_free))
-        bm = b @ m
-        for kind, i, j, free, _ in self.entries[g]:
-            if free < 0:
-                continue
-            if kind == 0:
-                d_sigma = np.outer(bo[:, i], cov[j, :p])
-                d_sigma = d_sigma + d_sigma.T
-                d_mu = bo[:, i] * bm[j]
-            elif kind == 1:
-                d_sigma = np.outer(bo[:, i], bo[:, j])
-                if i != j:
-                    d_sigma = d_sigma + d_sigma.T
-                d_mu = np.zeros(p)
-            else:
-                d_sigma = np.zeros((p, p))
-                d_mu = bo[:, i]
+        out = np.zeros((n_mean + r.size, self.n_free))
+        # Views with one row per free parameter: np.add.at sums rows sharing a parameter.
+        mean_part = out[:n_mean].T
+        cov_part = out[n_mean:].T
+        (ai, aj, af, _), (si, sj, sf, _), (mi, _, mf, _) = self.kind_index[g]
+        keep = af >= 0
+        ai, aj, af = ai[keep], aj[keep], af[keep]
+        if af.size:
+            # d Sigma / d A_ij = B e_i (Sigma_all e_j)' + transpose, restricted to observed rows.
+            left = bo[:, ai]
+            right = cov[aj][:, :p].T
+            d_vech = left[r] * right[c] + left[c] * right[r]
+            np.add.at(cov_part, af, d_vech.T)
             if n_mean:
-                out[:n_mean, free] += d_mu
-            out[n_mean:, free] += d_sigma[self.vech_rows, self.vech_cols]
-        del mean
+                np.add.at(mean_part, af, (left * (b @ m)[aj]).T)
+        keep = sf >= 0
+        si, sj, sf = si[keep], sj[keep], sf[keep]
+        if sf.size:
+            left = bo[:, si]
+            right = bo[:, sj]
+            d_vech = left[r] * right[c] + np.where(si != sj, 1.0, 0.0) * left[c] * right[r]
+            np.add.at(cov_part, sf, d_vech.T)
+        keep = mf >= 0
+        if n_mean and keep.any():
+            np.add.at(mean_part, mf[keep], bo[:, mi[keep]].T)
         return out
 
     # -- likelihood ---------------------------------------------------------------------
@@ -454,10 +468,10 @@ def optimise(model: Model, start: Array, max_iter: int = 2000) -> Array:
             step = grad
         if not np.all(np.isfinite(step)) or step @ grad <= 0:
             step = grad
-        # The Newton decrement is in units of fmin (chi-square / 2N): below 1e-18 the estimates
-        # are exact to far more digits than any output shows.
+        # The decrement g' I^-1 g is in units of fmin (chi-square / 2N); the estimates are then
+        # off by about sqrt(decrement * N) standard errors: stop at 1e-7 of a standard error.
         decrement = float(step @ grad)
-        if decrement < 1e-18:
+        if decrement * model.n_total < 1e-14:
             converged = True
             break
         t = 1.0

@@ -178,18 +178,63 @@ def set_fixed_x(table: ParTable, h1: list[tuple[Array, Array]]) -> None:
             row.value = float(cov[index[row.lhs], index[row.rhs]])
 
 
-def start_values(table: ParTable, h1: list[tuple[Array, Array]], std_lv: bool) -> Array:
+def _factor_starts(
+    table: ParTable, h1: list[tuple[Array, Array]]
+) -> dict[tuple[int, str], tuple[float, dict[str, float]]]:
+    """Per group and latent variable: a start for its variance and for its loadings (on the
+    marker's scale), from the covariances of its observed indicators. With indicators m, k, j
+    of one factor, cov(m,k) cov(m,j) / cov(k,j) estimates the factor variance on m's scale."""
     index = {name: i for i, name in enumerate(table.ov)}
+    out: dict[tuple[int, str], tuple[float, dict[str, float]]] = {}
+    for g in range(1, table.n_groups + 1):
+        _, cov = h1[g - 1]
+        for name in table.lv:
+            indicators = [
+                r.rhs for r in table.rows if r.group == g and r.op == "=~" and r.lhs == name
+            ]
+            observed = [v for v in indicators if v in index]
+            if not observed:
+                continue
+            m = index[observed[0]]
+            var_m = float(cov[m, m])
+            estimates = []
+            for a in range(1, len(observed)):
+                for b in range(a + 1, len(observed)):
+                    k, j = index[observed[a]], index[observed[b]]
+                    if abs(cov[k, j]) > 1e-8 * var_m:
+                        estimates.append(float(cov[m, k] * cov[m, j] / cov[k, j]))
+            psi = float(np.median(estimates)) if estimates else 0.5 * var_m
+            psi = min(max(psi, 0.05 * var_m), 0.95 * var_m)
+            loadings = {v: float(cov[index[v], m]) / psi for v in observed}
+            out[(g, name)] = (psi, loadings)
+    return out
+
+
+def start_values(table: ParTable, h1: list[tuple[Array, Array]], std_lv: bool) -> Array:
+    """Start values: loadings and factor variances from the indicator covariances, residual
+    variances half the observed variance, intercepts the sample means, everything else 0."""
+    index = {name: i for i, name in enumerate(table.ov)}
+    factors = _factor_starts(table, h1)
     theta = np.full(table.n_free, np.nan)
     for row in table.rows:
         if not row.free or not math.isnan(theta[row.free - 1]):
             continue
         mean, cov = h1[row.group - 1]
         value = 0.0
+        factor = factors.get((row.group, row.lhs))
         if row.op == "=~":
-            value = math.sqrt(0.5 * cov[index[row.rhs], index[row.rhs]]) if std_lv else 1.0
+            if factor is not None and row.rhs in factor[1]:
+                psi, loadings = factor
+                value = loadings[row.rhs] * math.sqrt(psi) if std_lv else loadings[row.rhs]
+            else:
+                value = math.sqrt(0.5 * cov[index[row.rhs], index[row.rhs]]) if std_lv else 1.0
         elif row.op == "~~" and row.lhs == row.rhs:
-            value = 0.5 * cov[index[row.lhs], index[row.lhs]] if row.lhs in index else 0.05
+            if row.lhs in index:
+                value = 0.5 * cov[index[row.lhs], index[row.lhs]]
+            elif factor is not None and not std_lv:
+                value = factor[0]
+            else:
+                value = 0.05
         elif row.op == "~1" and row.lhs in index:
             value = float(mean[index[row.lhs]])
         theta[row.free - 1] = value
