@@ -227,3 +227,10 @@ def test_pages_make_no_external_requests(client: TestClient) -> None:
             assert all("/s/voorbeeld/r/" in line for line in offenders), offenders
         if values:
             r.submit(values)
+
+
+def test_hsts_only_when_served_behind_tls(engine: Engine, tmp_path: Path) -> None:
+    plain = TestClient(create_app(Settings(data_dir=tmp_path), engine))
+    assert "strict-transport-security" not in plain.get("/s/voorbeeld").headers
+    tls = TestClient(create_app(Settings(data_dir=tmp_path, behind_tls=True), engine))
+    assert tls.get("/s/voorbeeld").headers["strict-transport-security"] == "max-age=31536000"

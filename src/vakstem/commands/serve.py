@@ -68,6 +68,13 @@ def _open(console: Console, settings: Settings) -> Engine:
         raise typer.Exit(1) from None
 
 
+def _forwarded_allow_ips(settings: Settings) -> str | None:
+    """Behind a TLS-terminating proxy, trust its X-Forwarded-* headers so that links shown to
+    respondents (the resume link) carry https and the public host; otherwise uvicorn's default
+    (only a proxy on 127.0.0.1)."""
+    return "*" if settings.behind_tls else None
+
+
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: all)."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
@@ -88,9 +95,15 @@ def serve(
             port=port,
             workers=workers,
             timeout_worker_healthcheck=60,
+            forwarded_allow_ips=_forwarded_allow_ips(settings),
         )
         return
-    uvicorn.run(create_app(settings, _open(console, settings)), host=host, port=port)
+    uvicorn.run(
+        create_app(settings, _open(console, settings)),
+        host=host,
+        port=port,
+        forwarded_allow_ips=_forwarded_allow_ips(settings),
+    )
 
 
 def demo(

@@ -51,6 +51,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         GuardMiddleware,
         max_body_bytes=settings.max_body_bytes,
         on_error=lambda scope, status, key: request_error_response(web, scope, status, key),
+        behind_tls=settings.behind_tls,
     )
     install_error_handlers(app, web)
     return app

@@ -40,10 +40,21 @@ class _TooLarge(Exception):
 
 
 class GuardMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, on_error: ErrorResponder) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        on_error: ErrorResponder,
+        behind_tls: bool = False,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.on_error = on_error
+        self.headers = dict(SECURITY_HEADERS)
+        if behind_tls:
+            # Only when served over HTTPS: browsers then refuse plain HTTP for a year.
+            self.headers["strict-transport-security"] = "max-age=31536000"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,9 +68,9 @@ class GuardMiddleware:
                 headers = [
                     (k, v)
                     for k, v in message.get("headers", [])
-                    if k.decode("latin-1").lower() not in SECURITY_HEADERS
+                    if k.decode("latin-1").lower() not in self.headers
                 ]
-                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                headers += [(k.encode(), v.encode()) for k, v in self.headers.items()]
                 if is_static:
                     # Static URLs carry a content hash (`?v=`), so they may be cached for a year.
                     headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
