@@ -36,6 +36,23 @@ class Settings(BaseSettings):
     require_totp_for_owners: bool = False
     #: Largest questionnaire file accepted by the console's upload, in bytes.
     max_upload_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
+    #: Outgoing email (invitations and reminders). No host: sending is refused with a message.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, gt=0, lt=65536)
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str | None = None
+    smtp_starttls: bool = False
+    #: Throttle of outgoing email, messages per second (many providers limit the rate).
+    smtp_rate: float = Field(default=5.0, gt=0)
+    #: Public address of the site, for links in emails and QR codes (`https://survey.example`).
+    public_url: str = "http://localhost:8000"
+    #: Personal invitation links stop working this many days after import.
+    invitation_valid_days: int = Field(default=90, gt=0)
+    #: Email addresses are deleted this many days after a study closes (and by purge-contacts).
+    contact_retention_days: int = Field(default=30, ge=0)
+    #: An unfinished response holds its quota place for this long after its last activity.
+    quota_hold_minutes: int = Field(default=120, gt=0)
 
     def resolved_database_url(self) -> str:
         if self.database_url:
