@@ -194,3 +194,17 @@ def test_json_uses_lavaan_names(mediation: pd.DataFrame) -> None:
         "ci.upper",
     ]
     assert payload["parameters"][0]["label"] == "c"
+
+
+def test_fiml_drops_rows_missing_a_fixed_covariate_as_lavaan() -> None:
+    data = pd.read_csv(FIXTURES / "mediation_missing.csv")
+    data.loc[0:4, "X"] = np.nan
+    result = fit("Y ~ c*X\nM ~ a*X\nY ~ b*M", data, missing="ml")
+    assert result.n_obs == [195]  # lavaan 0.6.14: "5 cases were deleted"
+
+
+def test_a_large_valued_column_with_real_variance_is_accepted(hs: pd.DataFrame) -> None:
+    data = hs.copy()
+    data["x1"] = 1e7 + data["x1"] * 1e-2
+    result = fit(HS_MODEL, data)
+    assert result.fit_measures["chisq"] == pytest.approx(85.3055, abs=1e-3)

@@ -503,8 +503,17 @@ def optimise(model: Model, start: Array, max_iter: int = 2000) -> Array:
 
 def check_information(model: Model, info: Array, names: list[str]) -> None:
     """A singular information matrix means some parameters are not identified: name them."""
-    eig, vectors = np.linalg.eigh(info)
-    if eig[0] > 1e-9 * max(1.0, abs(eig[-1])):
+    # Judged on the information rescaled to unit diagonal, so parameters measured on very
+    # different scales (a loading of 100, a variance of 1e-4) do not look singular.
+    diagonal = np.diag(info)
+    if np.any(diagonal <= 0):
+        zero = int(np.argmin(diagonal))
+        raise ModelSpecificationError(
+            f"the model is not identified: the data carry no information on '{names[zero]}'"
+        )
+    scale = 1.0 / np.sqrt(diagonal)
+    eig, vectors = np.linalg.eigh(info * np.outer(scale, scale))
+    if eig[0] > 1e-10 * max(1.0, abs(eig[-1])):
         return
     weights = np.abs(vectors[:, 0])
     involved = [names[i] for i in np.argsort(-weights)[:3] if weights[i] > 0.1]

@@ -122,7 +122,13 @@ def prepare_groups(
         if missing == "listwise":
             values = values[~np.isnan(values).any(axis=1)]
         else:
-            values = values[~np.isnan(values).all(axis=1)]
+            # As lavaan with fixed.x: FIML models the outcomes given the covariates, so rows
+            # missing a covariate are dropped; so are rows with nothing observed.
+            xs = [i for i, v in enumerate(table.ov) if v in table.ov_x]
+            keep = ~np.isnan(values).all(axis=1)
+            if xs:
+                keep &= ~np.isnan(values[:, xs]).any(axis=1)
+            values = values[keep]
         n = values.shape[0]
         p = len(table.ov)
         if group is not None and n < 2:
@@ -138,8 +144,11 @@ def prepare_groups(
         if n < 2:
             raise DataError(f"too few rows{where}: {n} usable row(s)")
         variances = np.nanvar(values, axis=0)
-        for v, variance in zip(table.ov, variances, strict=True):
-            if not variance > 1e-12 * max(1.0, float(np.nanmean(values) ** 2)):
+        means = np.nanmean(values, axis=0)
+        for v, variance, mean in zip(table.ov, variances, means, strict=True):
+            # Zero up to rounding: a standard deviation below 1e-10 of the variable's magnitude
+            # (double precision resolves about 1e-16 of it).
+            if not variance > max(1e-20, (1e-10 * float(mean)) ** 2):
                 raise DataError(
                     f"variable {v!r} has zero variance{where}; the sample covariance matrix is "
                     "not positive definite"
