@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from vakstem.simulate import SimulationError, SimulationResult, simulate, simulate_demo
 from vakstem.store import open_database
-from vakstem.store.studies import load_study
+from vakstem.store.studies import load_study, set_status
 from vakstem.store.tables import answers, page_events, responses, studies
 from vakstem.studies import __file__ as studies_init
 from vakstem.studies.klantmanagers import POPULATION_FILE
@@ -149,14 +149,32 @@ def test_statuses_follow_the_declared_rates_at_moderate_n(tmp_path: Path) -> Non
 def test_demo_adds_500_responses_once(tmp_path: Path) -> None:
     engine = open_klantmanagers(f"sqlite:///{tmp_path / 'demo.db'}")
     lines = simulate_demo(engine, tmp_path)
-    assert "500 simulated responses from 40 organisations" in lines[0]
+    assert lines[0].startswith("klantmanagers: 500 responses (active ")
+    assert "completed 4" in lines[0]
+    assert "500 responses from 40 organisations" in lines[-1]
     truth = json.loads((tmp_path / "simulated-klantmanagers-truth.json").read_text())
     assert truth["simulation"]["n"] == 500
-    again = simulate_demo(engine, tmp_path)
-    assert "none added" in again[0]
+    assert truth["simulation"]["organisations"] == 40
+    # A second `make demo` on the same database adds nothing and prints the same counts.
+    assert simulate_demo(engine, tmp_path) == lines
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(responses)).scalar_one() == 500
     engine.dispose()
+
+
+def test_demo_leaves_a_study_with_responses_alone(engine: Engine) -> None:
+    simulate(engine, "klantmanagers", n=3, seed=1, organisations=2, start=START)
+    lines = simulate_demo(engine)
+    assert lines == [lines[0]] and lines[0].startswith("klantmanagers: 3 responses")
+
+
+def test_demo_on_a_closed_study_says_why_instead_of_failing(engine: Engine) -> None:
+    set_status(engine, "klantmanagers", "closed")
+    lines = simulate_demo(engine)
+    assert lines == [
+        "klantmanagers: no simulated responses (the service refused the simulated "
+        "respondent: study 'klantmanagers' is closed)"
+    ]
 
 
 def test_unknown_study_and_study_without_population_are_clear_errors(engine: Engine) -> None:

@@ -181,36 +181,46 @@ DEMO_SEED = 20261126
 
 def simulate_demo(engine: Engine, data_dir: Path | None = None) -> list[str]:
     """Give the demo's klantmanager study 500 simulated responses from 40 organisations, once:
-    a database that already has responses for it is left alone. Returns lines to print."""
-    from vakstem.simulate.writer import count_responses
+    a database that already has responses for it is left alone. Returns lines to print: the
+    study's response counts (the same lines when run again on the same database)."""
+    from vakstem.simulate.writer import status_counts
 
     try:
         get_study(engine, DEMO_STUDY)
     except StudyNotFound:
-        return [f"no study {DEMO_STUDY!r} loaded: no simulated responses"]
-    existing = count_responses(engine, DEMO_STUDY)
-    if existing:
-        return [f"{DEMO_STUDY}: {existing} responses already in the database (none added)"]
-    result = simulate(
-        engine,
-        DEMO_STUDY,
-        n=DEMO_N,
-        seed=DEMO_SEED,
-        organisations=DEMO_ORGANISATIONS,
-        bulk=True,
-        batch_size=50,
-    )
-    statuses = ", ".join(f"{k} {v}" for k, v in sorted(result.statuses.items()))
-    lines = [
-        f"{DEMO_STUDY}: {result.n} simulated responses from {result.organisations} "
-        f"organisations ({statuses}; test {result.tests}) in {result.seconds:.0f} s"
-    ]
-    if data_dir is not None:
-        target = data_dir / f"simulated-{DEMO_STUDY}-truth.json"
+        return [f"{DEMO_STUDY}: not loaded, so no simulated responses"]
+    target = data_dir / f"simulated-{DEMO_STUDY}-truth.json" if data_dir is not None else None
+    lines: list[str] = []
+    counts, tests = status_counts(engine, DEMO_STUDY)
+    if not sum(counts.values()):
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(result.truth_json() + "\n", encoding="utf-8")
-            lines.append(f"true values of the simulation: {target}")
-        except OSError as exc:
-            lines.append(f"could not write the true values to {target}: {exc}")
+            result = simulate(
+                engine,
+                DEMO_STUDY,
+                n=DEMO_N,
+                seed=DEMO_SEED,
+                organisations=DEMO_ORGANISATIONS,
+                bulk=True,
+                batch_size=50,
+            )
+        except SimulationError as exc:
+            # E.g. the study is archived or closed in this database: the demo still serves.
+            return [f"{DEMO_STUDY}: no simulated responses ({exc})"]
+        if target is not None:
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(result.truth_json() + "\n", encoding="utf-8")
+            except OSError as exc:
+                lines.append(f"could not write the true values to {target}: {exc}")
+        counts, tests = status_counts(engine, DEMO_STUDY)
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    lines.insert(
+        0,
+        f"{DEMO_STUDY}: {sum(counts.values())} responses ({statuses}; of which test {tests})",
+    )
+    if target is not None and target.is_file():
+        lines.append(
+            f"{DEMO_STUDY}: simulated pilot data ({DEMO_N} responses from {DEMO_ORGANISATIONS} "
+            f"organisations, seed {DEMO_SEED}); true values in {target}"
+        )
     return lines

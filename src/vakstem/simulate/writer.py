@@ -217,15 +217,19 @@ def _one(
     return state, submitted
 
 
-def count_responses(engine: Engine, study_id: str) -> int:
-    """Responses (any status, test ones included) the study has in the database."""
+def status_counts(engine: Engine, study_id: str) -> tuple[dict[str, int], int]:
+    """Responses of a study per status (test ones included), and how many are tests."""
     from vakstem.store.tables import responses
 
     with engine.connect() as conn:
-        return int(
-            conn.execute(
-                sa.select(sa.func.count())
-                .select_from(responses)
-                .where(responses.c.study_id == study_id)
-            ).scalar_one()
-        )
+        rows = conn.execute(
+            sa.select(responses.c.status, responses.c.is_test, sa.func.count())
+            .where(responses.c.study_id == study_id)
+            .group_by(responses.c.status, responses.c.is_test)
+        ).all()
+    counts: dict[str, int] = {}
+    tests = 0
+    for status, is_test, count in rows:
+        counts[status] = counts.get(status, 0) + int(count)
+        tests += int(count) if is_test else 0
+    return counts, tests
