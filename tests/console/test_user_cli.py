@@ -122,3 +122,24 @@ def test_user_member_makes_the_first_owner_of_a_study(db: str) -> None:
         assert "demo (owner)" in listing.output
     finally:
         engine.dispose()
+
+
+def test_demo_researcher_owns_every_study_and_gets_a_fresh_password(db: str) -> None:
+    from vakstem.commands.users import DEMO_EMAIL, prepare_demo_researcher
+
+    engine = open_database(db)
+    try:
+        study = Study.model_validate({"id": "demo", "title": "Demo", "pages": [{"id": "p1"}]})
+        load_study(engine, study, "id: demo\n")
+        first = prepare_demo_researcher(engine, base_url="http://127.0.0.1:8000")
+        assert first[0] == "Researcher console: http://127.0.0.1:8000/console/login"
+        password = first[1].split("password ", 1)[1]
+        accounts = Accounts(engine)
+        user = accounts.authenticate(DEMO_EMAIL, password)
+        assert accounts.role(user, "demo") is Role.OWNER
+        again = prepare_demo_researcher(engine, base_url="http://x")
+        new_password = again[1].split("password ", 1)[1]
+        assert new_password != password
+        accounts.authenticate(DEMO_EMAIL, new_password)
+    finally:
+        engine.dispose()

@@ -8,11 +8,13 @@ in the shell history or the process list.
 
 from __future__ import annotations
 
+import secrets
 import sys
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import Engine
 
 from vakstem.service.accounts import AccountError, Accounts, Policy, Role
 from vakstem.service.audit import Actor
@@ -20,7 +22,7 @@ from vakstem.service.types import DomainError
 from vakstem.settings import Settings
 from vakstem.store import DatabaseError, open_database
 from vakstem.store.accounts import users
-from vakstem.store.studies import get_study
+from vakstem.store.studies import get_study, list_studies
 
 app = typer.Typer(help="Researcher accounts of the console.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -52,6 +54,26 @@ def _read_password(from_stdin: bool) -> str:
 def _fail(exc: DomainError) -> typer.Exit:
     err.print(f"[red]error:[/red] {exc.detail}")
     return typer.Exit(1)
+
+
+DEMO_EMAIL = "demo@vakstem.example"
+
+
+def prepare_demo_researcher(engine: Engine, *, base_url: str) -> list[str]:
+    """Make (or refresh) the demo researcher, owner of every study in the database, with a new
+    random password each run; returns the lines that tell how to log in."""
+    accounts = Accounts(engine)
+    password = secrets.token_urlsafe(12)
+    if accounts.find(DEMO_EMAIL) is None:
+        accounts.create_user(DEMO_EMAIL, "Demo-onderzoeker", password, actor=Actor.system("demo"))
+    else:
+        accounts.set_password(DEMO_EMAIL, password, actor=Actor.system("demo"))
+    for listing in list_studies(engine):
+        accounts.set_member(listing.study_id, DEMO_EMAIL, Role.OWNER, actor=Actor.system("demo"))
+    return [
+        f"Researcher console: {base_url}/console/login",
+        f"  email {DEMO_EMAIL}  password {password}",
+    ]
 
 
 @app.command("add")
