@@ -54,6 +54,9 @@ def fit(
     group_equal: str = typer.Option(
         "", "--group-equal", help="Comma-separated: loadings,intercepts (also regressions, ...)."
     ),
+    group_partial: str = typer.Option(
+        "", "--group-partial", help="Comma-separated exemptions, e.g. 'visual=~x2,x3~1'."
+    ),
     std_lv: bool = typer.Option(False, "--std-lv", help="Latent variances 1, all loadings free."),
     bootstrap: int = typer.Option(0, "--bootstrap", help="Bootstrap draws for := parameters."),
     seed: int | None = typer.Option(None, "--seed", help="Seed for the bootstrap."),
@@ -72,6 +75,7 @@ def fit(
     text = _read_model(model)
     frame = _read_data(data)
     equal = [part.strip() for part in group_equal.split(",") if part.strip()]
+    partial = [part.strip() for part in group_partial.split(",") if part.strip()]
     try:
         if bootstrap > 0:
             with Progress(
@@ -90,6 +94,7 @@ def fit(
                     missing=missing,
                     group=group,
                     group_equal=equal,
+                    group_partial=partial,
                     std_lv=std_lv,
                     bootstrap=bootstrap,
                     seed=seed,
@@ -103,6 +108,7 @@ def fit(
                 missing=missing,
                 group=group,
                 group_equal=equal,
+                group_partial=partial,
                 std_lv=std_lv,
             )
     except ModelSyntaxError as exc:

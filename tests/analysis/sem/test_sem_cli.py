@@ -123,3 +123,41 @@ def test_unreadable_data_files_are_reported(tmp_path: Path) -> None:
         exit_code, _, stderr = run("f =~ x1 + x2 + x3", "--data", str(path))
         assert exit_code == code, (path, stderr)
         assert message in " ".join(stderr.split())
+
+
+def test_group_partial_frees_named_parameters(tmp_path: Path) -> None:
+    out = tmp_path / "partial.json"
+    code, _, _ = run(
+        HS_MODEL,
+        "--data",
+        str(FIXTURES / "hs1939.csv"),
+        "--group",
+        "school",
+        "--group-equal",
+        "loadings,intercepts",
+        "--group-partial",
+        "visual=~x2,x3~1,x7 ~ 1",
+        "--json",
+        str(out),
+    )
+    assert code == 0
+    expected = REFERENCE["models"]["hs_scalar_partial"]["fit"]
+    fit_measures = json.loads(out.read_text())["fit"]
+    assert fit_measures["df"] == expected["df"]
+    assert fit_measures["chisq"] == pytest.approx(expected["chisq"], rel=1e-5)
+
+
+def test_a_malformed_group_partial_entry_is_explained() -> None:
+    code, _, stderr = run(
+        HS_MODEL,
+        "--data",
+        str(FIXTURES / "hs1939.csv"),
+        "--group",
+        "school",
+        "--group-equal",
+        "loadings",
+        "--group-partial",
+        "x2",
+    )
+    assert code == 1
+    assert "group_partial entry 'x2' is not a parameter" in " ".join(stderr.split())

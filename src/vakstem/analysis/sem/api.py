@@ -49,6 +49,7 @@ class FitResult:
     group: str | None
     group_labels: list[str]
     group_equal: tuple[str, ...]
+    group_partial: tuple[str, ...]
     n_obs: list[int]
     parameters: pd.DataFrame
     fit_measures: dict[str, float]
@@ -76,6 +77,7 @@ class FitResult:
                 "missing": self.missing,
                 "group": self.group,
                 "group_equal": list(self.group_equal),
+                "group_partial": list(self.group_partial),
             },
             "groups": self.group_labels,
             "nobs": self.n_obs,
@@ -102,6 +104,7 @@ def fit(
     missing: str = "listwise",
     group: str | None = None,
     group_equal: Sequence[str] = (),
+    group_partial: Sequence[str] = (),
     std_lv: bool = False,
     bootstrap: int = 0,
     seed: int | None = None,
@@ -118,6 +121,8 @@ def fit(
         raise ModelSpecificationError(f"missing must be 'listwise' or 'ml', not {missing!r}")
     if isinstance(group_equal, str):
         group_equal = [part.strip() for part in group_equal.split(",") if part.strip()]
+    if isinstance(group_partial, str):
+        group_partial = [part.strip() for part in group_partial.split(",") if part.strip()]
     if bootstrap < 0:
         raise ModelSpecificationError("bootstrap must be zero or a positive number of draws")
     if not isinstance(data, pd.DataFrame):
@@ -138,6 +143,7 @@ def fit(
         std_lv=std_lv,
         meanstructure=missing == "ml" or n_groups > 1,
         group_equal=tuple(group_equal) if n_groups > 1 else (),
+        group_partial=tuple(group_partial),
     )
     groups = est.prepare_groups(data, table, missing=missing, group=group)
     h1 = est.saturated_moments(groups)
@@ -150,6 +156,7 @@ def fit(
         group=group,
         group_labels=[g.name for g in groups],
         group_equal=tuple(group_equal),
+        group_partial=tuple(group_partial),
         n_obs=[g.n for g in groups],
         parameters=parameters,
         fit_measures=measures,

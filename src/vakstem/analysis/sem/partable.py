@@ -82,9 +82,13 @@ def build_partable(
     std_lv: bool = False,
     meanstructure: bool = False,
     group_equal: Sequence[str] = (),
+    group_partial: Sequence[str] = (),
     fixed_x: bool = True,
 ) -> ParTable:
-    """Expand a parsed model into its full parameter table (see the module docstring)."""
+    """Expand a parsed model into its full parameter table (see the module docstring).
+
+    `group_partial` names parameters exempt from `group_equal` in lavaan's notation
+    (`"visual =~ x2"`, `"x3 ~ 1"`), for partial invariance."""
     for choice in group_equal:
         if choice not in GROUP_EQUAL_CHOICES:
             raise ModelSpecificationError(
@@ -233,6 +237,7 @@ def build_partable(
                 )
             )
 
+    partial = {_parse_partial(text) for text in group_partial}
     # Equality constraints: rows sharing a user label, and group.equal across groups.
     n_rows_group = len(template)
     label_of: dict[int, str] = {}
@@ -245,6 +250,8 @@ def build_partable(
             if not first.free or first.label:
                 continue
             if not _in_group_equal(lhs, op, rhs, lv, group_equal):
+                continue
+            if _key(lhs, op, rhs) in partial:
                 continue
             plabel = f".p{first.id}."
             for g in range(n_groups):
@@ -298,6 +305,19 @@ def build_partable(
     )
     _check_identification(table, std_lv)
     return table
+
+
+def _parse_partial(text: str) -> tuple[str, str, str]:
+    compact = text.replace(" ", "")
+    for op in ("=~", "~~", "~1", "~"):
+        lhs, found, rhs = compact.partition(op)
+        if found and lhs and (rhs or op == "~1"):
+            if op == "~" and rhs == "1":
+                return (lhs, "~1", "")
+            return _key(lhs, op, rhs if op != "~1" else "")
+    raise ModelSpecificationError(
+        f"group_partial entry {text!r} is not a parameter like 'f =~ x2' or 'x3 ~ 1'"
+    )
 
 
 def _in_group_equal(lhs: str, op: str, rhs: str, lv: list[str], group_equal: Sequence[str]) -> bool:
