@@ -282,7 +282,8 @@ def _response_in_study(conn: sa.Connection, study_id: str, response_id: str) -> 
 def exclude_response(
     engine: Engine, study_id: str, response_id: str, reason: str, *, actor: Actor
 ) -> None:
-    """Mark a response as excluded from analysis and exports, with a reason (required)."""
+    """Mark a response as excluded, with a reason (required). The dashboard leaves it out;
+    exports and analysis can leave out what `response_exclusions` lists."""
     reason = reason.strip()
     if not reason:
         raise ConsoleError("give a reason for excluding this response")

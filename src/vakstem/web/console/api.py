@@ -176,7 +176,7 @@ def build_router(auth: ConsoleAuth) -> APIRouter:
 
     @router.put(
         "/studies/{study_id}/responses/{response_id}/exclusion",
-        summary="Exclude a response from analysis and exports, with a reason",
+        summary="Mark a response as excluded, with a reason",
         status_code=204,
     )
     async def exclude(
