@@ -1,0 +1,193 @@
+"""Quotas: close a study, or a group of its sources, at a number of completes.
+
+A quota counts the completes of its group plus the responses still running (active within the
+quota's hold time), so admitting a respondent reserves a place: those already started may always
+finish, and the number of completes does not overshoot the quota because many people started at
+the same moment. `admit` runs inside the respondent service's start transaction, after taking the
+quota rows' locks (SELECT ... FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE holds the whole
+database), so concurrent starts are counted one after the other.
+
+A group is a set of source tags (e.g. all links handed to municipal services); a quota without
+tags covers every response of the study.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from vakstem.service import links
+from vakstem.service.types import DomainError, StudyClosed, StudyNotFound
+from vakstem.store.engine import WRITE_LOCK
+from vakstem.store.invitations import quotas
+from vakstem.store.studies import get_study
+from vakstem.store.tables import responses, studies
+
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+DEFAULT_HOLD_MINUTES = 120
+
+
+class QuotaFull(StudyClosed):
+    """The quota of the respondent's group is reached: a friendly page, no new response."""
+
+    code = "quota_full"
+
+
+class QuotaError(DomainError):
+    code = "quota"
+    status = 422
+
+
+@dataclass(frozen=True)
+class QuotaStatus:
+    name: str
+    sources: tuple[str, ...] | None
+    max_completes: int
+    hold_minutes: int
+    completes: int
+    running: int
+
+    @property
+    def full(self) -> bool:
+        return self.completes + self.running >= self.max_completes
+
+    def covers(self, source: str | None) -> bool:
+        return self.sources is None or (source is not None and source in self.sources)
+
+
+def set_quota(
+    engine: Engine,
+    study_id: str,
+    name: str,
+    max_completes: int,
+    *,
+    sources: Iterable[str] | None = None,
+    hold_minutes: int = DEFAULT_HOLD_MINUTES,
+    now: datetime | None = None,
+) -> None:
+    """Add the quota `name`, or change it when it exists."""
+    if not NAME_PATTERN.match(name):
+        raise QuotaError(
+            f"quota name {name!r}: use lower-case letters, digits, '-' and '_' (max 64)"
+        )
+    if max_completes < 0:
+        raise QuotaError(f"quota {name!r}: the number of completes cannot be negative")
+    if hold_minutes <= 0:
+        raise QuotaError(f"quota {name!r}: the hold time must be at least one minute")
+    tags = sorted(set(sources)) if sources is not None else None
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(studies.c.id).where(studies.c.id == study_id)).first()
+        if row is None:
+            raise StudyNotFound(f"no study {study_id!r}", study=study_id)
+        if tags is not None:
+            known = links.accepted_sources(
+                conn, study_id, get_study(engine, study_id).study.sources
+            )
+            unknown = [t for t in tags if t not in known]
+            if unknown:
+                raise QuotaError(
+                    f"quota {name!r}: unknown source tag(s) {', '.join(unknown)}; "
+                    "define them first (vakstem links STUDY --add TAG)"
+                )
+            if not tags:
+                raise QuotaError(f"quota {name!r}: name at least one source tag, or none at all")
+        values = {"max_completes": max_completes, "sources": tags, "hold_minutes": hold_minutes}
+        updated = conn.execute(
+            quotas.update()
+            .where(quotas.c.study_id == study_id, quotas.c.name == name)
+            .values(**values)
+        )
+        if updated.rowcount == 0:
+            conn.execute(
+                quotas.insert().values(
+                    study_id=study_id, name=name, created_at=now or datetime.now(UTC), **values
+                )
+            )
+
+
+def remove_quota(engine: Engine, study_id: str, name: str) -> bool:
+    with engine.begin() as conn:
+        gone = conn.execute(
+            quotas.delete().where(quotas.c.study_id == study_id, quotas.c.name == name)
+        )
+    return gone.rowcount > 0
+
+
+def _group_counts(
+    conn: Connection, study_id: str, sources: tuple[str, ...] | None, since: datetime
+) -> tuple[int, int]:
+    query = sa.select(
+        sa.func.sum(sa.case((responses.c.status == "completed", 1), else_=0)),
+        sa.func.sum(
+            sa.case(
+                (sa.and_(responses.c.status == "active", responses.c.updated_at >= since), 1),
+                else_=0,
+            )
+        ),
+    ).where(responses.c.study_id == study_id, responses.c.is_test == sa.false())
+    if sources is not None:
+        query = query.where(responses.c.source.in_(sources))
+    completes, running = conn.execute(query).one()
+    return int(completes or 0), int(running or 0)
+
+
+def _statuses(conn: Connection, study_id: str, now: datetime) -> list[QuotaStatus]:
+    query = sa.select(quotas).where(quotas.c.study_id == study_id).order_by(quotas.c.id)
+    if conn.get_execution_options().get(WRITE_LOCK):
+        query = query.with_for_update()
+    result = []
+    for row in conn.execute(query).all():
+        sources = tuple(row.sources) if row.sources is not None else None
+        since = now - timedelta(minutes=row.hold_minutes)
+        completes, running = _group_counts(conn, study_id, sources, since)
+        result.append(
+            QuotaStatus(
+                name=row.name,
+                sources=sources,
+                max_completes=row.max_completes,
+                hold_minutes=row.hold_minutes,
+                completes=completes,
+                running=running,
+            )
+        )
+    return result
+
+
+def list_quotas(engine: Engine, study_id: str, now: datetime | None = None) -> list[QuotaStatus]:
+    with engine.connect() as conn:
+        return _statuses(conn, study_id, now or datetime.now(UTC))
+
+
+def has_room(
+    engine: Engine, study_id: str, source: str | None, now: datetime | None = None
+) -> bool:
+    """Whether a respondent arriving through `source` would be admitted now (no lock: the
+    link page uses it to show the friendly page early; `admit` decides)."""
+    return not any(q.full and q.covers(source) for q in list_quotas(engine, study_id, now))
+
+
+def admit(
+    conn: Connection,
+    study_id: str,
+    source: str | None,
+    file_sources: tuple[str, ...],
+    now: datetime,
+    *,
+    test: bool = False,
+) -> str | None:
+    """Inside the start transaction: the source tag the new response keeps (None for a tag the
+    study does not know), or `QuotaFull` when a quota covering it is reached. Test responses
+    pass every quota and are never counted."""
+    if source is not None and source not in links.accepted_sources(conn, study_id, file_sources):
+        source = None
+    if test:
+        return source
+    for quota in _statuses(conn, study_id, now):
+        if quota.covers(source) and quota.full:
+            raise QuotaFull(f"quota {quota.name!r} of study {study_id!r} is full", study=study_id)
+    return source
