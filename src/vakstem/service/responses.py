@@ -28,7 +28,7 @@ from vakstem.instrument.answers import (
     coerce_answer,
 )
 from vakstem.instrument.schema import Item, ItemType, Page, Study
-from vakstem.service import conditions, resume_codes
+from vakstem.service import conditions, quotas, resume_codes
 from vakstem.service.types import (
     AnswerValue,
     ItemError,
@@ -264,6 +264,8 @@ class ResponseService:
                 if done >= row.max_completes:
                     raise StudyClosed(f"study {study_id!r} has all its completes", study=study_id)
             study = self._study_version(conn, study_id, row.current_version)
+            # Source tags of the file and the database; quotas per source group (row-locked).
+            source = quotas.admit(conn, study_id, source, study.sources, now, test=test)
             first = conditions.next_page(study, -1, {}, now.date())
             resp = _Response(
                 id=uuid.uuid4().hex,
@@ -286,8 +288,9 @@ class ResponseService:
                     study_id=study_id,
                     version_hash=resp.version_hash,
                     language=resp.language,
-                    # Only tags the study lists: a free-form tag could carry anything.
-                    source=source if source in study.sources else None,
+                    # Only tags the study knows (`quotas.admit`): a free-form tag could carry
+                    # anything.
+                    source=source,
                     status=resp.status.value,
                     is_test=test,
                     current_page=resp.current_page,
