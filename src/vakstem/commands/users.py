@@ -8,9 +8,12 @@ in the shell history or the process list.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 import sys
 
+import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -59,20 +62,40 @@ def _fail(exc: DomainError) -> typer.Exit:
 DEMO_EMAIL = "demo@vakstem.example"
 
 
+def _demo_password(engine: Engine, user_id: int) -> str:
+    """The demo account's password, derived from when it was made: the same on every run of
+    `vakstem demo` on one database (so the printed login stays valid), different per database."""
+    with engine.connect() as conn:
+        created = conn.execute(
+            sa.select(users.c.created_at).where(users.c.id == user_id)
+        ).scalar_one()
+    digest = hashlib.sha256(f"vakstem-demo|{user_id}|{created.isoformat()}".encode()).digest()
+    return base64.urlsafe_b64encode(digest)[:16].decode()
+
+
 def prepare_demo_researcher(engine: Engine, *, base_url: str) -> list[str]:
-    """Make (or refresh) the demo researcher, owner of every study in the database, with a new
-    random password each run; returns the lines that tell how to log in."""
+    """Make the demo researcher (once) and make it owner of every study in the database;
+    returns the lines that tell how to log in (the same on every run)."""
     accounts = Accounts(engine)
-    password = secrets.token_urlsafe(12)
-    if accounts.find(DEMO_EMAIL) is None:
-        accounts.create_user(DEMO_EMAIL, "Demo-onderzoeker", password, actor=Actor.system("demo"))
-    else:
-        accounts.set_password(DEMO_EMAIL, password, actor=Actor.system("demo"))
+    actor = Actor.system("demo")
+    user = accounts.find(DEMO_EMAIL)
+    if user is None:
+        user = accounts.create_user(
+            DEMO_EMAIL, "Demo-onderzoeker", secrets.token_urlsafe(24), actor=actor
+        )
+        accounts.set_password(DEMO_EMAIL, _demo_password(engine, user.id), actor=actor)
     for listing in list_studies(engine):
-        accounts.set_member(listing.study_id, DEMO_EMAIL, Role.OWNER, actor=Actor.system("demo"))
+        if accounts.role(user, listing.study_id) is None:
+            accounts.set_member(listing.study_id, DEMO_EMAIL, Role.OWNER, actor=actor)
+    password = _demo_password(engine, user.id)
+    shown = (
+        password
+        if accounts.check_password(user, password)
+        else f"(changed; set a new one with: vakstem user passwd {DEMO_EMAIL})"
+    )
     return [
         f"Researcher console: {base_url}/console/login",
-        f"  email {DEMO_EMAIL}  password {password}",
+        f"  email {DEMO_EMAIL}  password {shown}",
     ]
 
 

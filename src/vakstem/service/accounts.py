@@ -316,6 +316,14 @@ class Accounts:
         # A new password ends every session: whoever knew the old one is logged out.
         conn.execute(console_sessions.delete().where(console_sessions.c.user_id == user_id))
 
+    def check_password(self, user: User, password: str) -> bool:
+        """Whether `password` is the account's password (no audit entry, no failure count)."""
+        with self.engine.connect() as conn:
+            stored = conn.execute(
+                sa.select(users.c.password_hash).where(users.c.id == user.id)
+            ).scalar_one()
+        return self._verify(stored, password)
+
     def _verify(self, stored: str, password: str) -> bool:
         if len(password) > MAX_PASSWORD_LENGTH:
             return False
