@@ -208,3 +208,8 @@ def test_a_large_valued_column_with_real_variance_is_accepted(hs: pd.DataFrame) 
     data["x1"] = 1e7 + data["x1"] * 1e-2
     result = fit(HS_MODEL, data)
     assert result.fit_measures["chisq"] == pytest.approx(85.3055, abs=1e-3)
+
+
+def test_a_constraint_on_an_unknown_label_is_refused(hs: pd.DataFrame) -> None:
+    with pytest.raises(ModelSpecificationError, match="line 2: the constraint uses 'b'"):
+        fit("f =~ x1 + a*x2 + x3\na == b", hs)

@@ -47,6 +47,11 @@ def test_statements_continue_over_lines_and_comments_are_ignored() -> None:
     assert [f.term.name for f in parsed.formulas if f.lhs == "g"] == ["x4", "x5"]
 
 
+def test_equality_constraints_between_labels_or_to_a_number() -> None:
+    parsed = parse_model("f =~ x1 + a*x2 + b*x3 + c*x4\na == b\nc == -0.5")
+    assert [(c.lhs, c.rhs) for c in parsed.constraints] == [("a", "b"), ("c", -0.5)]
+
+
 def test_defined_parameters_keep_lavaan_text_and_evaluate() -> None:
     parsed = parse_model("y ~ a*x\nind := a*b\ntotal := c + (a*b)\nq := sqrt(a^2)/2 - -1")
     ind, total, q = parsed.definitions
@@ -64,7 +69,8 @@ def test_defined_parameters_keep_lavaan_text_and_evaluate() -> None:
         ("f =~ 0.5 x1", 1, 6, "a number must premultiply a variable (like 0.5*x1)"),
         ("f x1 + x2", 1, 3, "expected an operator"),
         ("f =~ x1 $ x2", 1, 9, "unexpected character '$'"),
-        ("f == g", 1, 3, "operator '==' is not supported by this engine"),
+        ("f < g", 1, 3, "operator '<' is not supported by this engine"),
+        ("a == 2*b", 1, 7, "only 'label == label' and 'label == number' constraints"),
         ("ab := a * (b", 1, 13, "expected ')'"),
         ("ab := foo(a)", 1, 7, "unknown function 'foo'"),
         ("f =~ x1 + NA", 1, 11, "NA must premultiply a variable"),

@@ -210,6 +210,8 @@ def _parameter_frame(estimates: est.Estimates) -> tuple[pd.DataFrame, list[str]]
             z = values[r] / se if se > 0 else math.nan
             pvalue = 2 * float(stats.norm.sf(abs(z))) if math.isfinite(z) else math.nan
             lower, upper = values[r] - z_crit * se, values[r] + z_crit * se
+        elif row.pinned:
+            se = z = pvalue = lower = upper = math.nan
         else:
             se, z, pvalue = 0.0, math.nan, math.nan
             lower = upper = values[r]

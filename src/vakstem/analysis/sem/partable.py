@@ -43,6 +43,7 @@ class Row:
     value: float
     label: str
     exo: bool = False  # fixed.x: set from the sample statistics, not estimated
+    pinned: bool = False  # fixed by a `label == number` constraint (lavaan: se NA, not 0)
 
 
 @dataclass
@@ -260,6 +261,32 @@ def build_partable(
                     row.label = plabel
                     label_of[row.id] = plabel
 
+    # `a == b` joins two labels into one free parameter; `a == 0.5` fixes a label.
+    representative: dict[str, str] = {}
+
+    def find(label: str) -> str:
+        while representative.get(label, label) != label:
+            label = representative[label]
+        return label
+
+    all_labels = {row.label for row in rows if row.label}
+    for constraint in parsed.constraints:
+        names = [constraint.lhs] + ([constraint.rhs] if isinstance(constraint.rhs, str) else [])
+        for name in names:
+            if name not in all_labels:
+                raise ModelSpecificationError(
+                    f"line {constraint.line}: the constraint uses {name!r}, which is not a "
+                    "label in the model"
+                )
+        if isinstance(constraint.rhs, str):
+            a, b = find(constraint.lhs), find(constraint.rhs)
+            if a != b:
+                representative[b] = a
+        else:
+            for row in rows:
+                if row.label == constraint.lhs:
+                    row.free, row.value, row.pinned = 0, constraint.rhs, True
+
     free_of_label: dict[str, int] = {}
     n_free = 0
     label_rows: dict[str, int] = {}
@@ -269,10 +296,11 @@ def build_partable(
         if not row.free:
             continue
         if row.label:
-            if row.label not in free_of_label:
+            joined = find(row.label)
+            if joined not in free_of_label:
                 n_free += 1
-                free_of_label[row.label] = n_free
-            row.free = free_of_label[row.label]
+                free_of_label[joined] = n_free
+            row.free = free_of_label[joined]
         else:
             n_free += 1
             row.free = n_free

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 from vakstem.analysis.sem.errors import ModelSyntaxError
 
-MODEL_OPERATORS = ("=~", "~~", "~", ":=")
+MODEL_OPERATORS = ("=~", "~~", "~", ":=", "==")
 # Operators lavaan knows that this engine does not implement yet: named so the error is clear.
-UNSUPPORTED_OPERATORS = ("==", "<", ">", "<~", "|", "~*~", "%")
+UNSUPPORTED_OPERATORS = ("<", ">", "<~", "|", "~*~", "%")
 
 ModValue = float | str | None  # fixed value, label, or None for NA (explicitly free)
 
@@ -58,9 +58,19 @@ class Definition:
 
 
 @dataclass(frozen=True)
+class Constraint:
+    """`a == b` (two labels equal) or `a == 0.5` (a label fixed)."""
+
+    lhs: str
+    rhs: str | float
+    line: int
+
+
+@dataclass(frozen=True)
 class ParsedModel:
     formulas: tuple[Formula, ...]
     definitions: tuple[Definition, ...] = field(default=())
+    constraints: tuple[Constraint, ...] = field(default=())
 
 
 _TOKEN_RE = re.compile(
@@ -186,18 +196,24 @@ class _Parser:
     def parse(self) -> ParsedModel:
         formulas: list[Formula] = []
         definitions: list[Definition] = []
+        constraints: list[Constraint] = []
         while True:
             self.skip_newlines()
             token = self.peek()
             if token.kind == "EOF":
                 break
-            self.statement(formulas, definitions)
+            self.statement(formulas, definitions, constraints)
             end = self.peek()
             if end.kind not in ("NL", "EOF"):
                 raise self.error(end)
-        return ParsedModel(tuple(formulas), tuple(definitions))
+        return ParsedModel(tuple(formulas), tuple(definitions), tuple(constraints))
 
-    def statement(self, formulas: list[Formula], definitions: list[Definition]) -> None:
+    def statement(
+        self,
+        formulas: list[Formula],
+        definitions: list[Definition],
+        constraints: list[Constraint],
+    ) -> None:
         first = self.peek()
         if first.kind != "NAME":
             raise self.error(first)
@@ -217,6 +233,28 @@ class _Parser:
                 raise self.error(op_token, f"operator {op!r} is not supported by this engine")
             raise self.error(op_token)
         self.advance()
+        if op == "==":
+            if len(lhs) != 1:
+                raise self.error(first, "an equality constraint has one label on the left")
+            self.skip_newlines()
+            token = self.peek()
+            rhs: str | float
+            if token.kind == "NAME" and token.text != "NA":
+                self.advance()
+                rhs = token.text
+            elif token.kind in ("NUMBER", "MINUS"):
+                rhs = self.number()
+            else:
+                raise self.error(
+                    token, "only 'label == label' and 'label == number' constraints are supported"
+                )
+            if self.peek().kind not in ("NL", "EOF"):
+                raise self.error(
+                    self.peek(),
+                    "only 'label == label' and 'label == number' constraints are supported",
+                )
+            constraints.append(Constraint(lhs[0], rhs, first.line))
+            return
         if op == ":=":
             if len(lhs) != 1:
                 raise self.error(first, "a defined parameter has one name on the left of ':='")
@@ -395,7 +433,7 @@ def parse_model(text: str) -> ParsedModel:
     if not isinstance(text, str):
         raise TypeError("the model must be a string of lavaan syntax")
     parsed = _Parser(text).parse()
-    if not parsed.formulas and not parsed.definitions:
+    if not parsed.formulas and not parsed.definitions and not parsed.constraints:
         lines = text.split("\n")
         raise ModelSyntaxError("the model is empty", 1, 1, lines[0] if lines else "")
     return parsed
