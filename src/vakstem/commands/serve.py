@@ -15,6 +15,7 @@ from rich.console import Console
 from sqlalchemy.engine import Engine
 
 import vakstem
+from vakstem.commands.users import prepare_demo_researcher
 from vakstem.instrument.loader import load_study_file
 from vakstem.instrument.problems import StudyFileError
 from vakstem.instrument.schema import text_in
@@ -57,6 +58,7 @@ def prepare_demo(
             continue
         title = text_in(study.title, settings.default_language, study.default_language)
         lines.append(f"{title}: {base_url}/s/{study.id}")
+    lines.extend(prepare_demo_researcher(engine, base_url=base_url))
     return lines
 
 
