@@ -20,6 +20,7 @@ from vakstem.instrument.loader import load_study_file
 from vakstem.instrument.problems import StudyFileError
 from vakstem.instrument.schema import text_in
 from vakstem.settings import Settings
+from vakstem.simulate import simulate_demo
 from vakstem.store import DatabaseError, open_database
 from vakstem.store.studies import StudyStatus, get_study, load_study, set_status
 from vakstem.web.app import create_app
@@ -58,6 +59,7 @@ def prepare_demo(
             continue
         title = text_in(study.title, settings.default_language, study.default_language)
         lines.append(f"{title}: {base_url}/s/{study.id}")
+    lines.extend(simulate_demo(engine, settings.data_dir))
     lines.extend(prepare_demo_researcher(engine, base_url=base_url))
     return lines
 
