@@ -198,7 +198,8 @@ def funnel(page_ids: Sequence[str], records: Sequence[ResponseRecord]) -> tuple[
 
 def answer_blocks(study: Study) -> list[tuple[str, ...]]:
     """Groups of variables answered on one scale: per page, the single-choice and matrix
-    variables sharing a choice list. Only blocks of `STRAIGHTLINE_MIN_ITEMS` or more count."""
+    variables sharing a choice list, and per block declared on the study's scales, its items
+    sharing a choice list. Only blocks of `STRAIGHTLINE_MIN_ITEMS` or more count."""
     blocks: list[tuple[str, ...]] = []
     for page in study.pages:
         by_list: dict[str, list[str]] = {}
@@ -206,6 +207,19 @@ def answer_blocks(study: Study) -> list[tuple[str, ...]]:
             if item.type in (ItemType.SINGLE, ItemType.MATRIX) and item.choices:
                 by_list.setdefault(item.choices, []).extend(item.variables())
         blocks.extend(tuple(v) for v in by_list.values() if len(v) >= STRAIGHTLINE_MIN_ITEMS)
+    # A block the study declares on its scales (`block: professional_action`) spans several
+    # pages; its items sharing one answer scale form a block as well.
+    list_of = {
+        v: item.choices for _p, item in study.items() if item.choices for v in item.variables()
+    }
+    declared: dict[tuple[str, str], list[str]] = {}
+    for scale in study.scales:
+        for v in scale.items:
+            if scale.block and v in list_of:
+                declared.setdefault((scale.block, list_of[v]), []).append(v)
+    for variables in declared.values():
+        if len(variables) >= STRAIGHTLINE_MIN_ITEMS and tuple(variables) not in blocks:
+            blocks.append(tuple(variables))
     return blocks
 
 
