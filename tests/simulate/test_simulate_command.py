@@ -85,3 +85,11 @@ def test_bad_input_is_a_clear_error(tmp_path: Path, args: list[str], message: st
     assert code == 1, output
     assert message in " ".join(output.split())
     assert "Traceback" not in output
+
+
+def test_vakstem_cli_has_the_simulate_command() -> None:
+    from vakstem.cli import app as vakstem_app
+
+    result = runner.invoke(vakstem_app, ["simulate", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "--organisations" in result.output and "--truth" in result.output

@@ -86,6 +86,9 @@ def test_page_events_carry_simulated_fieldwork_times(engine: Engine) -> None:
     for at in started:
         at = at if at.tzinfo else at.replace(tzinfo=UTC)
         assert START <= at < end
+    # START is a Monday: weekends (days 5, 6, 12, 13, ...) get a third of a weekday's starts.
+    weekend = [a for a in started if (a.replace(tzinfo=UTC) - START).days % 7 >= 5]
+    assert len(weekend) < len(started) / 3
     durations = {rid: (last - first).total_seconds() for rid, first, last in events}
     kinds = dict(zip(result.response_ids, result.frame["_kind"], strict=True))
     complete = [d for rid, d in durations.items() if kinds[rid] == "normal"]

@@ -131,8 +131,10 @@ def simulate(
     except PopulationError as exc:
         raise SimulationError(f"the population model of {study_id!r} is unusable: {exc}") from exc
     count = model.organisations.default_count if organisations is None else organisations
-    frame = draw_population(study, model, n, seed, organisations=count, mess=mess)
     begin = start or default_start()
+    frame = draw_population(
+        study, model, n, seed, organisations=count, mess=mess, start=begin.date()
+    )
     stats: WriteStats = write_responses(
         engine,
         study_id,

@@ -211,6 +211,7 @@ def draw_population(
     *,
     organisations: int | None = None,
     mess: bool = True,
+    start: date | None = None,
 ) -> pd.DataFrame:
     """`n` respondents drawn from `population`, as the answers the service would store.
 
@@ -219,7 +220,8 @@ def draw_population(
     refusals, test responses, dropouts, speeders, straightliners, duplicates, skipped items and
     *weet ik niet* apply. Metadata columns: `_cluster` (true organisation), `_kind`,
     `_dropout_page`, `_language`, `_source`, `_start_s` (seconds after the fieldwork start) and
-    `_duration_s` (planned time to finish).
+    `_duration_s` (planned time to finish). `start`, the first day of fieldwork, places the
+    weekends (default: a Monday).
     """
     if n <= 0:
         raise SimulationError(f"n must be at least 1, not {n}")
@@ -273,8 +275,8 @@ def draw_population(
     cov = covariate_vector(
         model.covariates, {c.variable: background[c.variable] for c in model.covariates}
     )
-    start = len(population.exogenous)
-    sources[:, start : start + cov.shape[1]] += cov
+    first_covariate = len(population.exogenous)
+    sources[:, first_covariate : first_covariate + cov.shape[1]] += cov
     latent = sources @ model.loadings.T
 
     for spec in observed_items(study, population):
@@ -327,7 +329,7 @@ def draw_population(
     _relevance(study, data, n)
     _open_answers(rng_text, study, population, data, meta)
     meta["_dropout_page"] = _dropouts(rng_mess, study, data, meta["_kind"])
-    _timing(rng_time, population, meta)
+    _timing(rng_time, population, meta, start)
     if mess:
         _duplicates(rng_kind, data, meta)
     frame = pd.DataFrame({v: pd.Series(data[v], dtype=object) for v in variables})
@@ -460,18 +462,22 @@ def _dropouts(rng: np.random.Generator, study: Study, data: Columns, kinds: Vect
     return result
 
 
-def _timing(rng: np.random.Generator, population: Population, meta: Columns) -> None:
+def _timing(
+    rng: np.random.Generator, population: Population, meta: Columns, start: date | None
+) -> None:
     """Planned duration and start time (seconds after the fieldwork start) of each response.
 
-    Starts follow an invitation in the newsletter on day 0 and a reminder on day 14, fewer at
-    weekends (the fieldwork starts on the day given), mostly in office hours."""
+    Starts follow an invitation in the newsletter on day 0 and a reminder on day 14, a third
+    as many at weekends (klantmanagers answer at work), mostly in office hours."""
     n = len(meta["_kind"])
     days = np.arange(FIELDWORK_DAYS)
+    first_weekday = start.weekday() if start is not None else 0
+    weekend = (days + first_weekday) % 7 >= 5
     density = (
         0.55 * np.exp(-days / 3.0) / 3.0
         + 0.30 * np.where(days >= 14, np.exp(-(days - 14) / 2.5) / 2.5, 0.0)
         + 0.15 / FIELDWORK_DAYS
-    )
+    ) * np.where(weekend, 1 / 3, 1.0)
     day = rng.choice(FIELDWORK_DAYS, size=n, p=density / density.sum())
     hour_peak = rng.choice(np.array([10.0, 14.0, 20.0]), size=n, p=[0.45, 0.45, 0.10])
     hour = np.clip(hour_peak + rng.normal(0, 1.5, size=n), 7.0, 23.0)
