@@ -211,6 +211,7 @@ def render_benchmark(
     html = render(
         "benchmark.html",
         language=lang,
+        study=study,
         report=report,
         title=texts.t("bench_title", lang, code=report.code),
         study_title=text_in(study.title, lang, study.default_language),

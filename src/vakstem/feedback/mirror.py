@@ -167,6 +167,7 @@ def render_mirror(mirror: Mirror, language: str, *, later_url: str = "") -> Mark
     return render(
         "mirror.html",
         language=lang,
+        study=study,
         mirror=mirror,
         plots=plots,
         later_url=later_url,

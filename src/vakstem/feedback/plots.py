@@ -16,11 +16,11 @@ from html import escape
 
 from markupsafe import Markup
 
-WIDTH = 600
-LEFT, RIGHT = 24, 24
+WIDTH = 420
+LEFT, RIGHT = 14, 14
 INK = "#1b1b1b"
 BRAND = "#0b4f8a"
-GREY = "#b8c4d6"
+GREY = "#7d8ca3"
 
 
 @dataclass(frozen=True)

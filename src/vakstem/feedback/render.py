@@ -11,6 +11,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from vakstem.feedback import texts
+from vakstem.instrument.schema import Study
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
@@ -26,12 +27,14 @@ def environment() -> Environment:
     )
 
 
-def render(name: str, *, language: str, **context: Any) -> Markup:
-    """A feedback template rendered in `language` (Dutch unless English is asked for)."""
+def render(name: str, *, language: str, study: Study, **context: Any) -> Markup:
+    """A feedback template rendered in `language` (Dutch unless English is asked for). The
+    texts speak of klantmanagers; for another study they speak of participants."""
     lang = "en" if language == "en" else "nl"
+    people = texts.people(study, lang)
 
     def t(key: str, **params: Any) -> str:
-        return texts.t(key, lang, **params)
+        return texts.t(key, lang, **params).replace("klantmanagers", people)
 
     def num(value: float | None, digits: int = 1) -> str:
         return "" if value is None else texts.number(value, lang, digits)

@@ -251,6 +251,7 @@ def render_summary(summary: Summary) -> Markup:
     return render(
         "summary.html",
         language=lang,
+        study=study,
         summary=summary,
         plots=plots,
         count=lambda c: texts.count_text(c.value, summary.k, lang),

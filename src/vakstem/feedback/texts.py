@@ -238,6 +238,13 @@ def explanation(study: Study, scale: Scale, language: str) -> str:
     return text_in(scale.description, language, study.default_language)
 
 
+def people(study: Study, language: str) -> str:
+    """What the texts call the respondents of `study`."""
+    if study.id == "klantmanagers":
+        return "klantmanagers"
+    return "participants" if language == "en" else "deelnemers"
+
+
 def scale_label(study: Study, scale: Scale, language: str) -> str:
     return text_in(scale.label, language, study.default_language)
 

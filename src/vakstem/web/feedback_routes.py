@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from vakstem.feedback.data import completed_ids, fingerprint, load_feedback_data
-from vakstem.feedback.mirror import MirrorService, render_mirror
+from vakstem.feedback.mirror import MirrorService, mirror_scales, render_mirror
 from vakstem.feedback.render import TEMPLATE_DIR as FEEDBACK_TEMPLATES
 from vakstem.feedback.store import public_summary_enabled
 from vakstem.feedback.summary import build_summary, render_summary
@@ -55,6 +55,8 @@ def build_router(web: WebContext) -> APIRouter:
         return f"{base}/s/{quote(state.study_id)}/r/{quote(state.resume_code)}/spiegel"
 
     def closing_section(state: ResponseState, language: str, base: str) -> Markup:
+        if not mirror_scales(state.study):
+            return Markup("")
         mirror = mirrors.mirror(state.study_id, state.answers)
         return render_mirror(mirror, language, later_url=mirror_url(base, state))
 
