@@ -138,7 +138,7 @@ def build_router(auth: ConsoleAuth) -> APIRouter:
     )
     async def dashboard(request: Request, study_id: str, test: bool = False) -> dict[str, Any]:
         a = await access(request, study_id, Role.VIEWER)
-        records = await run_in_threadpool(console.dashboard_records, engine, study_id)
+        records = await run_in_threadpool(auth.records.records, engine, study_id)
         return compute_dashboard(a.stored.study, records, include_test=test).as_json()
 
     @router.get(

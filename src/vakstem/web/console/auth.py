@@ -18,6 +18,7 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from vakstem.service.accounts import Accounts, Policy, Role, User
+from vakstem.service.console import RecordCache
 from vakstem.service.types import StudyNotFound
 from vakstem.store.studies import StoredStudy, get_study
 from vakstem.web.context import WebContext
@@ -58,6 +59,8 @@ class ConsoleAuth:
     def __init__(self, web: WebContext, accounts: Accounts | None = None) -> None:
         self.web = web
         self.accounts = accounts or Accounts(web.engine, Policy.from_settings(web.settings))
+        #: Dashboard records per study, shared by the console pages and the API.
+        self.records = RecordCache()
 
     # -- cookies -------------------------------------------------------------------------------
 

@@ -87,6 +87,7 @@ def build_router(web: WebContext, auth: ConsoleAuth) -> APIRouter:
     accounts = auth.accounts
     engine = web.engine
     catalogues = ConsoleCatalogues(web.catalogues)
+    cache = auth.records
 
     def language(request: Request) -> str:
         return catalogues.language(request.query_params.get("lang") or None)
@@ -376,7 +377,7 @@ def build_router(web: WebContext, auth: ConsoleAuth) -> APIRouter:
         error: str = "",
         status_code: int = 200,
     ) -> Response:
-        records = await run_in_threadpool(console.dashboard_records, engine, access.study_id)
+        records = await run_in_threadpool(cache.records, engine, access.study_id)
         figures = compute_dashboard(
             access.stored.study, records, include_test=include_test, language=language(request)
         )
