@@ -19,7 +19,14 @@ from scipy.special import ndtr
 from vakstem.instrument.schema import Study
 from vakstem.simulate.draw import ObservedItem, observed_items
 from vakstem.simulate.model import Array, LatentModel, build
-from vakstem.simulate.population import PERF, PROF, GateItem, Population
+from vakstem.simulate.population import (
+    PERF,
+    PROF,
+    GateItem,
+    LatentItem,
+    LinearNumber,
+    Population,
+)
 
 #: Gauss–Legendre nodes for the bivariate normal integral: within 1e-14 of scipy's
 #: multivariate normal CDF for |rho| <= 0.9 (checked in the tests).
@@ -197,6 +204,30 @@ def _block_of(study: Study, population: Population, latent: str) -> str | None:
     return None
 
 
+def _measures(population: Population) -> dict[str, dict[str, Any]]:
+    """Which latent variable each scale and single item measures, so an analysis can match its
+    names (BR, pa_1, cl_2) to the population's (br, pa_exists, caseload)."""
+    result: dict[str, dict[str, Any]] = {
+        name: {"latent": spec.factor, "how": "scale items (y* = intercept + loading * factor + e)"}
+        for name, spec in population.scales.items()
+    }
+    for variable, single in population.single_items.items():
+        if isinstance(single, GateItem):
+            result[variable] = {
+                "latent": single.latent,
+                "how": f"1 (yes) when {single.latent} > {single.threshold}, else 0",
+            }
+        elif isinstance(single, LatentItem):
+            result[variable] = {"latent": single.factor, "how": "single item on its factor"}
+        elif isinstance(single, LinearNumber):
+            result[variable] = {
+                "latent": single.latent,
+                "how": f"round({single.mean} + {single.sd} * {single.latent}) within "
+                f"[{single.min}, {single.max}]",
+            }
+    return result
+
+
 def true_values(study: Study, population: Population) -> dict[str, Any]:
     """Every true value of `population` as plain JSON-ready data (lavaan-style names)."""
     model = build(population)
@@ -284,6 +315,7 @@ def true_values(study: Study, population: Population) -> dict[str, Any]:
             "icc": {n: round(float(v), 6) for n, v in zip(model.names, icc_latent, strict=True)},
             "r2": {k: round(1 - v, 6) for k, v in model.disturbance.items()},
         },
+        "measures": _measures(population),
         "loadings": loadings,
         "paths": paths,
         "indirect": indirect,
