@@ -7,11 +7,13 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, sync_playwright
+from sqlalchemy.engine import Engine
 
 import vakstem
 from vakstem.instrument.loader import load_study_file
@@ -37,8 +39,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    engine: Engine
+
+
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     data = tmp_path_factory.mktemp("live")
     engine = open_database(f"sqlite:///{data / 'vakstem.db'}")
     load_study(engine, load_study_file(EXAMPLE), EXAMPLE.read_text(encoding="utf-8"))
@@ -54,11 +62,16 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield LiveServer(f"http://127.0.0.1:{port}", engine)
     finally:
         server.should_exit = True
         thread.join(timeout=30)
         engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def live_server(live: LiveServer) -> str:
+    return live.url
 
 
 @pytest.fixture(scope="module")

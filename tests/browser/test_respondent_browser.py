@@ -216,3 +216,28 @@ def test_pages_work_without_javascript(live_server: str, browser: Browser) -> No
     next_page(page, "Vorige pagina")
     expect(page.locator("#f-functie-2")).to_be_checked()
     context.close()
+
+
+def test_script_lets_a_page_be_sent_only_once(live_server: str, browser: Browser) -> None:
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.goto(f"{live_server}/s/voorbeeld")
+    choose(page, "toestemming", 1)
+    # Count the submits that the page's script lets through (and stop them here, so the test
+    # sees the page as it is while "saving"): a double click must give one.
+    sent = page.evaluate(
+        """() => new Promise(resolve => {
+            const form = document.getElementById("answers");
+            let sent = 0;
+            form.addEventListener("submit", e => {
+                if (!e.defaultPrevented) sent++;
+                e.preventDefault();
+            });
+            const button = form.querySelector("button.next");
+            form.requestSubmit(button);
+            form.requestSubmit(button);
+            setTimeout(() => resolve([sent, button.textContent, button.disabled]), 50);
+        })"""
+    )
+    assert sent == [1, "Bezig met opslaan…", True]
+    context.close()
