@@ -82,6 +82,7 @@ class ResponseReader:
         self.chunk_size = chunk_size
         self._conn: Connection | None = None
         self._parsed: dict[str, Any] = {}
+        self._strings: dict[str, str] = {}
 
     def __enter__(self) -> ResponseReader:
         self._conn = _snapshot(self.source.engine)
@@ -99,6 +100,11 @@ class ResponseReader:
         if self._conn is None:
             raise RuntimeError("use ResponseReader as a context manager")
         return self._conn
+
+    def _shared(self, text: str) -> str:
+        """One string object per distinct value of a repetitive column (a version hash, a
+        language), instead of one per response."""
+        return self._strings.setdefault(text, text)
 
     def _parse(self, text: Any) -> Any:
         # A JSON column has numeric affinity in SQLite: numbers come back as numbers already.
@@ -166,11 +172,11 @@ class ResponseReader:
             yield [
                 ResponseRecord(
                     response_id=row.id,
-                    instrument_version=row.version_hash,
-                    language=row.language,
-                    status=row.status,
+                    instrument_version=self._shared(row.version_hash),
+                    language=self._shared(row.language),
+                    status=self._shared(row.status),
                     answers=by_response[row.id],
-                    source=row.source,
+                    source=self._shared(row.source) if row.source is not None else None,
                     is_test=bool(row.is_test),
                     started_at=row.started_at,
                     completed_at=row.completed_at,
