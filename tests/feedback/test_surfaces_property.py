@@ -54,7 +54,7 @@ def _data(k: int, people: list[dict[str, Any]], seed: int) -> FeedbackData:
     return frame_from_answers(study, by_id)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     k=st.integers(5, 12),
     people=st.lists(respondent, min_size=0, max_size=70),
@@ -75,7 +75,7 @@ def test_public_surfaces_never_show_a_number_from_fewer_than_k(
     render_mirror(mirror, "en")
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     k=st.integers(5, 12),
     sizes=st.lists(st.integers(0, 25), min_size=len(ORGS), max_size=len(ORGS)),
