@@ -30,6 +30,8 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("POST", "/console/login"): PUBLIC,
     ("GET", "/console/reset/{token}"): PUBLIC,
     ("POST", "/console/reset/{token}"): PUBLIC,
+    ("GET", "/console/forgot"): PUBLIC,
+    ("POST", "/console/forgot"): PUBLIC,
     ("POST", "/console/logout"): LOGIN,
     ("GET", "/console"): LOGIN,
     ("GET", "/console/account"): LOGIN,

@@ -478,6 +478,18 @@ class Accounts:
             audit.record(conn, actor, audit.PASSWORD_RESET_CREATED, details={"for": user.email})
         return token
 
+    def recent_reset(self, user: User, within: timedelta, *, now: datetime | None = None) -> bool:
+        """Whether a reset link was made for `user` in the last `within` (so a "forgot my
+        password" form cannot be used to flood someone's mailbox)."""
+        since = (now or _now()) - within
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                sa.select(password_resets.c.token_hash).where(
+                    password_resets.c.user_id == user.id, password_resets.c.created_at > since
+                )
+            ).first()
+        return found is not None
+
     def reset_user(self, token: str, *, now: datetime | None = None) -> User:
         """The account a still-valid reset token belongs to (for showing the form)."""
         now = now or _now()

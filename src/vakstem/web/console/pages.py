@@ -5,8 +5,9 @@ audit trail. Pages are server-rendered and work without scripts; every form carr
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -23,8 +24,10 @@ from vakstem.export.missing import ExportError
 from vakstem.export.table import ExportOptions
 from vakstem.instrument.schema import text_in
 from vakstem.service import audit, console
+from vakstem.service.account_mail import mail_configured, send_reset
 from vakstem.service.accounts import AccountError, Role, TotpRequired
 from vakstem.service.dashboard import compute_dashboard, daily_chart_svg
+from vakstem.service.mailer import MailServerError, RecipientRefused
 from vakstem.service.types import DomainError
 from vakstem.store.studies import StudyStatus, list_studies
 from vakstem.web.console.auth import ConsoleAuth, StudyAccess, Who, form_str
@@ -32,6 +35,8 @@ from vakstem.web.console.i18n import ConsoleCatalogues
 from vakstem.web.context import WebContext
 from vakstem.web.i18n import N_
 from vakstem.web.jinja import render_template
+
+log = logging.getLogger(__name__)
 
 #: Life-cycle buttons an owner sees per status: (target status, button label).
 TRANSITIONS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -59,8 +64,14 @@ ERROR_MESSAGES = {
     ),
     "totp_required": N_("Enter the code from your authenticator app."),
 }
+#: At most one "forgot my password" email per account in this time.
+RESET_MAIL_INTERVAL = timedelta(minutes=5)
 #: Seconds between dashboard refreshes when scripts are on.
 REFRESH_SECONDS = 30
+
+
+def reset_url(request: Request, token: str) -> str:
+    return str(request.base_url).rstrip("/") + f"/console/reset/{token}"
 
 
 def _safe_next(target: str | None) -> str:
@@ -238,6 +249,47 @@ def build_router(web: WebContext, auth: ConsoleAuth) -> APIRouter:
                 status_code=400,
             )
         return back_to("/console/login", notice="password_reset")
+
+    @router.get("/forgot")
+    async def forgot_form(request: Request) -> Response:
+        response = render(
+            request,
+            "console/forgot.html",
+            anon_csrf=auth.anon_csrf(request),
+            mail=mail_configured(web.settings),
+            sent=False,
+        )
+        auth.attach_anon_cookie(request, response)
+        return response
+
+    @router.post("/forgot")
+    async def forgot(request: Request) -> Response:
+        form = await request.form()
+        auth.check_anon_csrf(request, form)
+        configured = mail_configured(web.settings)
+        user = await run_in_threadpool(accounts.find, form_str(form, "email"))
+        if configured and user is not None:
+            recent = await run_in_threadpool(accounts.recent_reset, user, RESET_MAIL_INTERVAL)
+            if not recent:
+                token = await run_in_threadpool(accounts.create_reset, user, actor=user.actor)
+                try:
+                    await run_in_threadpool(
+                        send_reset, web.settings, user, reset_url(request, token)
+                    )
+                except (MailServerError, RecipientRefused):
+                    # Said the same way as success: the page must not tell whether an
+                    # account exists; the failure is in the server's log.
+                    log.exception("could not send a password reset email")
+        # The same answer whether or not the address has an account.
+        response = render(
+            request,
+            "console/forgot.html",
+            anon_csrf=auth.anon_csrf(request),
+            mail=configured,
+            sent=configured,
+        )
+        auth.attach_anon_cookie(request, response)
+        return response
 
     # -- home and account -----------------------------------------------------------------------
 
@@ -658,7 +710,16 @@ def build_router(web: WebContext, auth: ConsoleAuth) -> APIRouter:
         if target is None:
             raise HTTPException(404)
         token = await run_in_threadpool(accounts.create_reset, target, actor=access.who.user.actor)
-        link = str(request.base_url).rstrip("/") + f"/console/reset/{token}"
+        link = reset_url(request, token)
+        if mail_configured(web.settings):
+            try:
+                await run_in_threadpool(send_reset, web.settings, target, link)
+            except (MailServerError, RecipientRefused) as exc:
+                # Mail failed: show the link so the owner can still pass it on.
+                return await members_page(
+                    request, access, reset_link=link, reset_for=target.email, error=str(exc)
+                )
+            return await members_page(request, access, notice="reset_sent")
         return await members_page(request, access, reset_link=link, reset_for=target.email)
 
     # -- study: questionnaire versions ----------------------------------------------------------
