@@ -200,19 +200,31 @@ def test_example_study_in_english_on_a_wide_screen(live_server: str, browser: Br
     assert not check.problems, "\n".join(check.problems)
 
 
-def test_pages_work_without_javascript(live_server: str, browser: Browser) -> None:
-    context = browser.new_context(viewport=PHONE, java_script_enabled=False)
+def test_pages_work_without_javascript_on_a_360_px_screen(
+    live_server: str, browser: Browser
+) -> None:
+    context = browser.new_context(viewport={"width": 360, "height": 740}, java_script_enabled=False)
     page = context.new_page()
+
+    def fits() -> None:
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{page.url}: {overflow}px wider than 360"
+
     page.goto(f"{live_server}/s/voorbeeld")
+    fits()
     choose(page, "toestemming", 1)
     next_page(page, "Volgende")
     expect(page.locator("h1")).to_have_text("Over uw werk")
     next_page(page, "Volgende")
     expect(page.locator(".error-summary")).to_be_visible()
+    fits()
     choose(page, "functie", 2)
     page.fill("#f-ervaring", "1")
     next_page(page, "Volgende")
     expect(page.locator("h1")).to_have_text("Overleg en beslisruimte")
+    fits()
     next_page(page, "Vorige pagina")
     expect(page.locator("#f-functie-2")).to_be_checked()
     context.close()
