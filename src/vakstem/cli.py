@@ -22,6 +22,7 @@ __import__("vakstem.commands.xlsform")  # adds study import/export-xlsform to st
 app.command("serve")(__import__("vakstem.commands.serve").commands.serve.serve)
 app.command("demo")(__import__("vakstem.commands.serve").commands.serve.demo)
 app.command("simulate")(__import__("vakstem.commands.simulate").commands.simulate.simulate_command)
+app.command("analyse")(__import__("vakstem.commands.analyse").commands.analyse.analyse)
 __import__("vakstem.commands.invite").commands.invite.register(app)  # invite, remind, links…
 
 
