@@ -33,9 +33,8 @@ DEFAULT_HOLD_MINUTES = 120
 
 
 class QuotaFull(StudyClosed):
-    """The quota of the respondent's group is reached: a friendly page, no new response."""
-
-    code = "quota_full"
+    """The quota of the respondent's group is reached: no new response. Its code stays
+    `study_closed`, so every front end shows its friendly closing page."""
 
 
 class QuotaError(DomainError):
