@@ -46,6 +46,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(api.build_router(web))
     __import__("vakstem.web.feedback_routes").web.feedback_routes.install(app, web)
     app.include_router(__import__("vakstem.web.console").web.console.build_router(web))
+    __import__("vakstem.web.reach_routes").web.reach_routes.install(app, web)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(
         GuardMiddleware,
