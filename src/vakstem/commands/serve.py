@@ -119,7 +119,8 @@ def demo(
     settings = Settings()
     engine = _open(console, settings)
     shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
-    console.print(f"Database: {settings.resolved_database_url()}")
+    # Never print a database password.
+    console.print(f"Database: {engine.url.render_as_string(hide_password=True)}")
     for line in prepare_demo(engine, settings, base_url=f"http://{shown_host}:{port}"):
         console.print(line, highlight=False, soft_wrap=True)
     console.print("Stop with Ctrl+C.")
