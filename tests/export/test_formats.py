@@ -279,3 +279,16 @@ def test_dta_shortens_labels_to_statas_80_characters(tmp_path: Path) -> None:
     _frame, meta = pyreadstat.read_dta(str(path))
     label = meta.column_names_to_labels["ervaring"]
     assert len(label) == 80 and label.endswith("…") and long_label.startswith(label[:-1])
+
+
+@pytest.mark.parametrize("total", [None, 1, 3, 10])
+def test_gathered_frame_is_the_same_whatever_row_count_was_expected(total: int | None) -> None:
+    from vakstem.export.formats._frame import gather_frame
+
+    lay = layout(open_text=True)
+    rows = [lay.row(r) for r in records()]
+    frame = gather_frame(TableData(lay, iter([rows[:1], rows[1:]]), total))
+    assert len(frame) == 3 and list(frame.columns) == lay.names
+    assert frame["response_id"].tolist() == ["r1", "r2", "r3"]
+    assert frame["provincie"].tolist() == [7.0, -9.0, 7.0]
+    assert frame["uren_toelichting"].tolist() == ["Veel overwerk", "Veel overwerk", ""]
