@@ -1,0 +1,87 @@
+"""The console's reach page: links with QR codes and counts for every member, and for owners
+source tags, the invitation CSV import (a report of rejected rows, nothing half-imported) and
+quotas; each change in the audit trail without any address."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from tests.console.helpers import PASSWORD, login
+
+from vakstem.service import audit, quotas
+from vakstem.service import invitations as inv
+from vakstem.service.accounts import Accounts, Role
+from vakstem.service.audit import Actor
+from vakstem.settings import Settings
+from vakstem.web.app import create_app
+
+PAGE = "/console/studies/bereik/reach"
+
+
+@pytest.fixture
+def client(engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
+    accounts = Accounts(engine)
+    for name, role in (("eigenaar", Role.OWNER), ("kijker", Role.VIEWER)):
+        user = accounts.create_user(f"{name}@example.org", name.title(), PASSWORD)
+        accounts.set_member("bereik", user.email, role, actor=Actor.system("test"))
+    settings = Settings(
+        data_dir=tmp_path, secret_key="console-secret", public_url="https://x.example"
+    )
+    with TestClient(create_app(settings, engine), follow_redirects=False) as client:
+        yield client
+
+
+def test_viewer_sees_links_qr_codes_and_counts_but_no_forms(client: TestClient) -> None:
+    login(client, "kijker@example.org")
+    page = client.get(PAGE)
+    assert page.status_code == 200
+    assert "https://x.example/s/bereik/l/gemeente-x" in page.text and "<svg" in page.text
+    assert 'action="/console/studies/bereik/reach/invitations"' not in page.text
+    png = client.get(f"{PAGE}/qr/gemeente-x.png")
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    assert client.get(f"{PAGE}/qr/verzonnen.svg").status_code == 404
+    token = client.get("/console/account").text.split('name="csrf" value="')[1].split('"')[0]
+    refused = client.post(f"{PAGE}/tags", data={"csrf": token, "tag": "flyer"})
+    assert refused.status_code == 403
+
+
+def test_owner_imports_a_csv_with_a_report_of_bad_rows_and_nothing_half_imported(
+    client: TestClient, engine: Engine
+) -> None:
+    csrf = login(client, "eigenaar@example.org")
+    bad = b"email\ngoed@example.org\nfout-adres\n"
+    page = client.post(
+        f"{PAGE}/invitations", data={"csrf": csrf}, files={"file": ("a.csv", bad, "text/csv")}
+    )
+    assert page.status_code == 422
+    assert "row 3: not an email address: &#39;fout-adres&#39;" in page.text
+    assert inv.summary(engine, "bereik").invited == 0
+    good = b"email,language\ngoed@example.org,nl\nander@example.org,en\n"
+    done = client.post(
+        f"{PAGE}/invitations", data={"csrf": csrf}, files={"file": ("a.csv", good, "text/csv")}
+    )
+    assert done.status_code == 303 and inv.summary(engine, "bereik").invited == 2
+    entries = audit.entries(engine, study_id="bereik")
+    assert entries[0].action == "invitations_imported" and entries[0].details == {"count": 2}
+    assert "goed@example.org" not in str([e.details for e in entries])
+
+
+def test_owner_adds_a_source_and_a_quota(client: TestClient, engine: Engine) -> None:
+    csrf = login(client, "eigenaar@example.org")
+    assert client.post(f"{PAGE}/tags", data={"csrf": csrf, "tag": "flyer"}).status_code == 303
+    assert "https://x.example/s/bereik/l/flyer" in client.get(PAGE).text
+    wrong = client.post(f"{PAGE}/tags", data={"csrf": csrf, "tag": "Met Spatie"})
+    assert wrong.status_code == 422 and "source tag" in wrong.text
+    saved = client.post(
+        f"{PAGE}/quotas",
+        data={"csrf": csrf, "name": "flyers", "max_completes": "5", "sources": "flyer"},
+    )
+    assert saved.status_code == 303
+    [quota] = quotas.list_quotas(engine, "bereik")
+    assert (quota.name, quota.sources, quota.max_completes) == ("flyers", ("flyer",), 5)
+    bad = client.post(f"{PAGE}/quotas", data={"csrf": csrf, "name": "x", "max_completes": "veel"})
+    assert bad.status_code == 422 and "whole number" in bad.text
