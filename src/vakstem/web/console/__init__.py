@@ -15,4 +15,7 @@ def build_router(web: WebContext) -> APIRouter:
     router = APIRouter()
     router.include_router(pages.build_router(web, auth))
     router.include_router(api.build_router(auth))
+    router.include_router(
+        __import__("vakstem.web.console.reach").web.console.reach.build_router(web, auth)
+    )
     return router
