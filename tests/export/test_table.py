@@ -203,3 +203,11 @@ def test_variable_missing_from_a_responses_own_version_is_not_applicable() -> No
     old_row = _row(lay, record("r1", answers, path=ALL_PAGES, instrument_version="v0"))
     assert old_row["provincie"] == -8 and old_row["instrument_version"] == "v0"
     assert _row(lay, record("r2", answers, path=ALL_PAGES))["provincie"] == -9
+
+
+def test_answer_scales_are_ordinal_and_categories_nominal() -> None:
+    measure = {c.name: c.measure.value for c in layout().columns}
+    assert measure["br_1"] == "ordinal"  # a matrix on the agreement scale
+    assert measure["functie"] == "nominal" and measure["provincie"] == "nominal"
+    assert measure["afspraken"] == "nominal" and measure["overleg_1"] == "nominal"
+    assert measure["ervaring"] == "scale" and measure["uren"] == "scale"

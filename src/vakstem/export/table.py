@@ -3,8 +3,8 @@
 `TableLayout` turns a `Study` into the columns of the table (metadata, answers, optional scale
 scores) and each `ResponseRecord` into one row of plain Python values. Choice answers become
 their numeric codes, multiple choice one 0/1 column per option, dates become dates, and every
-empty answer gets the code of its reason (see `vakstem.export.missing`). The layout never holds
-more than one row, so a caller can stream any number of responses through it.
+empty answer gets the code of its reason (see `vakstem.export.missing`). The layout holds no
+more than the chunk of responses it is given, so a caller can stream any number through it.
 """
 
 from __future__ import annotations
@@ -252,13 +252,22 @@ class TableLayout:
                 Column(flag, label, Kind.CODE, Measure.NOMINAL, value_labels=yes_no, role="meta")
             )
         missing_labels = self.codes.labels(self.language)
+        # A choice list is an answer scale (ordinal) when a matrix or a scale of the analysis
+        # plan uses it; otherwise its choices are categories (nominal), like a region.
+        scale_items = {v for scale in self.study.scales for v in scale.items}
+        ordinal = {
+            item.choices
+            for _p, item in self.study.items()
+            if item.choices
+            and (item.type is ItemType.MATRIX or set(item.variables()) & scale_items)
+        }
         for _page, item in self.study.items():
             if item.type is ItemType.NOTE or (_is_open(item) and not self.options.open_text):
                 continue
             label = self._item_label(item)
             choices = self.study.choices_of(item)
             if item.type is ItemType.SINGLE:
-                measure = Measure.ORDINAL if len(choices) >= 3 else Measure.NOMINAL
+                measure = Measure.ORDINAL if item.choices in ordinal else Measure.NOMINAL
                 cols.append(
                     Column(
                         item.id, label, Kind.CODE, measure, self._choice_labels(choices),
