@@ -30,6 +30,7 @@ from vakstem.service.dashboard import compute_dashboard, daily_chart_svg
 from vakstem.service.mailer import MailServerError, RecipientRefused
 from vakstem.service.types import DomainError
 from vakstem.store.studies import StudyStatus, list_studies
+from vakstem.web.console import xlsform_upload
 from vakstem.web.console.auth import ConsoleAuth, StudyAccess, Who, form_str
 from vakstem.web.console.i18n import ConsoleCatalogues
 from vakstem.web.context import WebContext
@@ -747,14 +748,27 @@ def build_router(web: WebContext, auth: ConsoleAuth) -> APIRouter:
             if raw:
                 if len(raw) > web.settings.max_upload_bytes:
                     return version_problem(request, access, ["the file is too large"])
-                try:
-                    text = raw.decode("utf-8-sig")
-                except UnicodeDecodeError:
-                    return version_problem(
-                        request,
-                        access,
-                        ["study.yaml: the file is not UTF-8 text; save it as UTF-8"],
+                if xlsform_upload.is_xlsform(upload.filename, raw):
+                    converted, problems = await run_in_threadpool(
+                        lambda: xlsform_upload.xlsform_to_yaml(
+                            raw,
+                            upload.filename,
+                            study_id,
+                            skip_unsupported=form_str(form, "skip_unsupported") == "1",
+                        )
                     )
+                    if converted is None:
+                        return version_problem(request, access, problems)
+                    text = converted
+                else:
+                    try:
+                        text = raw.decode("utf-8-sig")
+                    except UnicodeDecodeError:
+                        return version_problem(
+                            request,
+                            access,
+                            ["study.yaml: the file is not UTF-8 text; save it as UTF-8"],
+                        )
         if not text.strip():
             return version_problem(request, access, ["choose a questionnaire file (YAML)"])
         try:
