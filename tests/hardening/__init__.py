@@ -1,0 +1,1 @@
+"""Hardening tests: crash safety, concurrency, web security, privacy, fuzzing, backups."""
