@@ -253,6 +253,8 @@ class PlanOptions:
 
 #: Called as a step starts: (step id, step number, number of steps).
 Progress = Callable[[str, int, int], None]
+#: Called after each bootstrap draw: (draws done, draws in all).
+DrawProgress = Callable[[int, int], None]
 
 STEPS = (
     "quality",
@@ -281,6 +283,7 @@ def run_plan(
     options: PlanOptions = PlanOptions(),
     progress: Progress | None = None,
     now: dt.datetime | None = None,
+    draw_progress: DrawProgress | None = None,
 ) -> PlanResults:
     """Run every step of the study's plan on `data` and collect the results."""
     text = plan_text(study)
@@ -307,7 +310,7 @@ def run_plan(
     unknown = sorted(set(options.steps or ()) - set(STEPS))
     if unknown:
         raise PlanError(f"unknown step(s) {', '.join(unknown)}; the steps are {', '.join(STEPS)}")
-    run = _Run(study, data, options)
+    run = _Run(study, data, options, draw_progress)
     steps: dict[str, StepResult] = {}
     for number, step in enumerate(STEPS, start=1):
         if progress is not None:
@@ -375,7 +378,14 @@ def _fit_block(result: sem_api.FitResult) -> dict[str, Any]:
 class _Run:
     """Holds the data as the steps prepare it; each `step` call catches its own failure."""
 
-    def __init__(self, study: Study, data: AnalysisData, options: PlanOptions) -> None:
+    def __init__(
+        self,
+        study: Study,
+        data: AnalysisData,
+        options: PlanOptions,
+        draw_progress: DrawProgress | None = None,
+    ) -> None:
+        self.draw_progress = draw_progress
         self.study = study
         self.data = data
         self.options = options
@@ -526,7 +536,7 @@ class _Run:
                 draws = self.options.bootstrap
                 if draws is None:
                     draws = spec.bootstrap or DEFAULT_BOOTSTRAP
-                boot = bootstrap_intervals(fitted, draws, self.options.seed)
+                boot = bootstrap_intervals(fitted, draws, self.options.seed, self.draw_progress)
                 delta = {"intervals": standardized_intervals(fitted)}
                 regressions = _with_boot(_with_boot(_parameters(fitted, ["~"]), boot), delta)
                 defined = _with_boot(_with_boot(_parameters(fitted, [":="]), boot), delta)
@@ -763,7 +773,9 @@ def _with_boot(rows: list[dict[str, Any]], boot: dict[str, Any]) -> list[dict[st
     return rows
 
 
-def bootstrap_intervals(fitted: sem_api.FitResult, draws: int, seed: int) -> dict[str, Any]:
+def bootstrap_intervals(
+    fitted: sem_api.FitResult, draws: int, seed: int, progress: DrawProgress | None = None
+) -> dict[str, Any]:
     """Percentile bootstrap intervals of the regressions and defined parameters, both for the
     estimates (`boot.ci.lower/upper`) and for the standardised solution (`boot.std.lower/upper`).
 
@@ -782,7 +794,7 @@ def bootstrap_intervals(fitted: sem_api.FitResult, draws: int, seed: int) -> dic
     samples: list[list[float]] = []
     failed = 0
     try:
-        for _ in range(draws):
+        for done in range(1, draws + 1):
             resampled = [
                 GroupData(name=g.name, y=g.y[rng.integers(0, g.n, size=g.n)], missing=g.missing)
                 for g in groups
@@ -806,6 +818,8 @@ def bootstrap_intervals(fitted: sem_api.FitResult, draws: int, seed: int) -> dic
                 )
             except (SemError, np.linalg.LinAlgError, ValueError):
                 failed += 1
+            if progress is not None:
+                progress(done, draws)
     finally:
         sem_estimate.set_fixed_x(table, estimates.h1_moments)
     about |= {"successful": len(samples), "failed": failed}

@@ -143,7 +143,15 @@ def analyse(
                 bar.start_task(tasks[step])
                 previous.append(step)
 
-            results = run_plan(model, table, options, progress=on_step)
+            draws_task: list[TaskID] = []
+
+            def on_draw(done: int, total: int) -> None:
+                # Bootstrap draws are the slow part: a bar of their own under step 5.
+                if not draws_task:
+                    draws_task.append(bar.add_task("  bootstrap draws", total=total))
+                bar.update(draws_task[0], completed=done)
+
+            results = run_plan(model, table, options, progress=on_step, draw_progress=on_draw)
             if previous:
                 bar.update(tasks[previous[-1]], completed=1)
     except PlanError as exc:
