@@ -24,6 +24,7 @@ app.command("demo")(__import__("vakstem.commands.serve").commands.serve.demo)
 app.command("simulate")(__import__("vakstem.commands.simulate").commands.simulate.simulate_command)
 app.command("analyse")(__import__("vakstem.commands.analyse").commands.analyse.analyse)
 __import__("vakstem.commands.invite").commands.invite.register(app)  # invite, remind, links…
+__import__("vakstem.commands.maintenance").commands.maintenance.register(app)  # backup, restore…
 
 
 def main() -> None:
