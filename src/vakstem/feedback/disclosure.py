@@ -26,11 +26,11 @@ lets tests and audits check the published numbers against the data.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+import numpy as np
 import pandas as pd
 
 #: The smallest `k` any study may set (STUDY.md: default 10, never below 5).
@@ -161,14 +161,15 @@ class Disclosure:
         return made
 
     def quartiles(self, values: pd.Series) -> Quartiles | None:
-        """Quartiles of `values` (indexed by response id; NaN ignored), or None below k values."""
-        clean = pd.to_numeric(values, errors="coerce").dropna()
-        if len(clean) < self.k:
+        """Quartiles of `values` (indexed by response id; NaN ignored), or None below k values.
+        Linear interpolation between order statistics, as pandas and R's type 7."""
+        numeric = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        keep = np.isfinite(numeric)
+        if int(keep.sum()) < self.k:
             return None
-        q1, median, q3 = (float(v) for v in clean.quantile([0.25, 0.5, 0.75]).tolist())
-        if not all(math.isfinite(v) for v in (q1, median, q3)):
-            return None
-        return Quartiles(q1, median, q3, frozenset(str(i) for i in clean.index))
+        q1, median, q3 = (float(v) for v in np.quantile(numeric[keep], [0.25, 0.5, 0.75]))
+        ids = values.index.to_numpy(dtype=object)[keep]
+        return Quartiles(q1, median, q3, frozenset(str(i) for i in ids))
 
     # --- settling --------------------------------------------------------------------------
 
@@ -242,14 +243,22 @@ class Disclosure:
 
     def _settle_differences(self) -> bool:
         published = sorted(self._published(), key=lambda c: c.true_size)
+        changed = False
         for i, small in enumerate(published):
+            if small.reason is not None:
+                continue
             for big in published[i + 1 :]:
-                if small.basis <= big.basis and not safe_sum(
-                    big.true_size - small.true_size, self.k
-                ):
+                gap = big.true_size - small.true_size
+                # Only a gap of 1 to k-1 can reveal anyone; sizes rule out most pairs cheaply.
+                if gap >= self.k:
+                    break
+                if gap == 0 or big.reason is not None:
+                    continue
+                if small.basis <= big.basis:
                     small.reason = "difference"
-                    return True
-        return False
+                    changed = True
+                    break
+        return changed
 
     def finalize(self) -> None:
         """Apply the rules until nothing changes; afterwards counts have their values."""

@@ -5,11 +5,9 @@ answers (counts only). Every count and statistic goes through `vakstem.feedback.
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from markupsafe import Markup
 
@@ -157,27 +155,20 @@ def _open_question(
     return OpenQuestion(item_id, label, line["answered"], tuple(themes))
 
 
-#: Finds the plan runner's plain-language findings, if that part of Vakstem is installed.
+#: Gives plain-language main findings for the summary, or None while there are none. The
+#: analysis plan runner is far too slow for a page request (it fits SEM models with bootstrap
+#: draws), so findings must come from stored results; until such a source is wired in, the
+#: summary says that findings follow after the analysis.
 FindingsSource = Callable[[FeedbackData, str, Disclosure], "tuple[Finding, ...] | None"]
 
 
-def plan_findings(
-    data: FeedbackData, language: str, disclosure: Disclosure
-) -> tuple[Finding, ...] | None:
-    """Main findings from the analysis plan runner (`vakstem.analysis.plan`), when it exists and
-    offers `plain_findings(study, frame, language)`; None means "findings follow later"."""
-    try:
-        plan: Any = importlib.import_module("vakstem.analysis.plan")
-    except ImportError:
-        return None
-    runner = getattr(plan, "plain_findings", None)
-    if runner is None or len(data.ids) < disclosure.k:
-        return None
-    return tuple(Finding(str(text)) for text in runner(data.study, data.frame, language))
+def no_findings(data: FeedbackData, language: str, disclosure: Disclosure) -> None:
+    """The default source: no findings yet."""
+    return None
 
 
 def build_summary(
-    data: FeedbackData, language: str, *, findings: FindingsSource = plan_findings
+    data: FeedbackData, language: str, *, findings: FindingsSource = no_findings
 ) -> Summary:
     """The public summary of `data` in `language`, with every number through disclosure."""
     lang = "en" if language == "en" else "nl"
