@@ -72,6 +72,7 @@ class ExclusionIn(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "A parameter or body value is not usable"},
     401: {"model": Problem, "description": "No or an invalid API token"},
     403: {"model": Problem, "description": "Your role on this study does not allow this"},
     404: {"model": Problem, "description": "No such study (or you are not a member of it)"},
