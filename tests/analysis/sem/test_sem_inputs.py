@@ -18,6 +18,8 @@ from vakstem.analysis.sem.errors import (
     ModelSpecificationError,
     ModelSyntaxError,
 )
+from vakstem.analysis.sem.partable import build_partable
+from vakstem.analysis.sem.syntax import parse_model
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HS_MODEL = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
@@ -213,3 +215,21 @@ def test_a_large_valued_column_with_real_variance_is_accepted(hs: pd.DataFrame) 
 def test_a_constraint_on_an_unknown_label_is_refused(hs: pd.DataFrame) -> None:
     with pytest.raises(ModelSpecificationError, match="line 2: the constraint uses 'b'"):
         fit("f =~ x1 + a*x2 + x3\na == b", hs)
+
+
+def test_an_implied_matrix_with_two_negative_eigenvalues_is_not_accepted() -> None:
+    # A determinant test passes a matrix with two negative eigenvalues; the optimiser then ran
+    # off to -infinity on this (identified) model, which lavaan fits with chi-square 173.926.
+    data = pd.read_csv(FIXTURES / "hs1939_missing.csv")
+    model = "f1 =~ NA*x2 + NA*x8 + a*x3 + x9\nf2 =~ b*x5 + x4\nx1 ~~ x7"
+    result = fit(model, data, std_lv=True)
+    assert result.fit_measures["chisq"] == pytest.approx(173.926, abs=1e-3)
+    assert result.fit_measures["df"] == 20
+
+
+def test_an_indicator_of_two_factors_keeps_a_free_residual_variance() -> None:
+    # lavaan fixes a single indicator's residual variance to 0 only when it measures one factor.
+    table = build_partable(parse_model("f1 =~ x3\nf2 =~ x1 + x2 + x3 + x4\ng =~ x5"))
+    variances = {row.lhs: row for row in table.rows if row.op == "~~" and row.lhs == row.rhs}
+    assert variances["x3"].free
+    assert not variances["x5"].free and variances["x5"].value == 0.0

@@ -315,15 +315,28 @@ class Model:
         return moment_scores(group, sigma, mu, self.meanstructure)
 
 
+def inverse_logdet(sigma: Array) -> tuple[Array, float] | None:
+    """Inverse and log-determinant of a positive definite matrix; None if it is not positive
+    definite (a determinant test alone would pass two negative eigenvalues)."""
+    try:
+        factor = np.linalg.cholesky(sigma)
+    except np.linalg.LinAlgError:
+        return None
+    logdet = 2.0 * float(np.sum(np.log(np.diag(factor))))
+    lower_inv = np.linalg.inv(factor)
+    return np.asarray(lower_inv.T @ lower_inv, dtype=np.float64), logdet
+
+
 def group_discrepancy(group: GroupData, sigma: Array, mu: Array) -> float:
-    """0.5 * F_ML for complete data; -loglik/n for FIML."""
+    """0.5 * F_ML for complete data; -loglik/n for FIML; inf unless Sigma is positive
+    definite."""
     if group.missing:
         value = -group_loglik(group, sigma, mu) / group.n
         return value
-    sign, logdet = np.linalg.slogdet(sigma)
-    if sign <= 0:
+    decomposed = inverse_logdet(sigma)
+    if decomposed is None:
         return math.inf
-    inv = np.linalg.inv(sigma)
+    inv, logdet = decomposed
     d = group.mean - mu
     _, logdet_s = np.linalg.slogdet(group.cov)
     p = sigma.shape[0]
@@ -353,11 +366,13 @@ def group_discrepancy_gradient(group: GroupData, sigma: Array, mu: Array) -> tup
 
 
 def group_loglik(group: GroupData, sigma: Array, mu: Array) -> float:
+    """Normal log-likelihood of a group (by missing-data pattern under FIML); -inf unless Sigma
+    is positive definite."""
+    decomposed = inverse_logdet(sigma)
+    if decomposed is None:
+        return -math.inf
     if not group.missing:
-        sign, logdet = np.linalg.slogdet(sigma)
-        if sign <= 0:
-            return -math.inf
-        inv = np.linalg.inv(sigma)
+        inv, logdet = decomposed
         d = group.mean - mu
         p = sigma.shape[0]
         return (
@@ -366,11 +381,10 @@ def group_loglik(group: GroupData, sigma: Array, mu: Array) -> float:
     total = 0.0
     for pattern in group.patterns:
         o = pattern.observed
-        sub = sigma[pattern.block]
-        sign, logdet = np.linalg.slogdet(sub)
-        if sign <= 0:
+        sub = inverse_logdet(sigma[pattern.block])
+        if sub is None:
             return -math.inf
-        inv = np.linalg.inv(sub)
+        inv, logdet = sub
         d = pattern.mean - mu[o]
         total += (
             -0.5
@@ -439,7 +453,7 @@ def em_saturated(group: GroupData, tol: float = 1e-11, max_iter: int = 5000) -> 
     return mu, sigma
 
 
-def optimise(model: Model, start: Array, max_iter: int = 2000) -> Array:
+def optimise(model: Model, start: Array, max_iter: int = 500) -> Array:
     """Minimise fmin: Fisher scoring (the expected information as metric) for the first steps,
     then BFGS updates of that metric, which turn the linear convergence of scoring on misfitting
     models into superlinear convergence; a numerical Hessian only as a last resort. Steps are
@@ -454,17 +468,18 @@ def optimise(model: Model, start: Array, max_iter: int = 2000) -> Array:
     converged = False
     metric = model.expected_information(theta)
     previous: tuple[Array, Array] | None = None
-    for iteration in range(max_iter):
+    iteration = 0
+    for iteration in range(1, max_iter + 1):
         grad = model.gradient(theta)
         if np.max(np.abs(grad)) < 1e-12:
             converged = True
             break
-        if iteration >= 50 and np.max(np.abs(grad)) < 1e-5:
+        if iteration > 50 and np.max(np.abs(grad)) < 1e-5:
             metric = model.observed_information(theta)
             eig = np.linalg.eigvalsh(metric)
             if eig[0] <= 1e-12 * max(1.0, eig[-1]):
                 metric = model.expected_information(theta)
-        elif iteration < 3 or previous is None:
+        elif iteration <= 3 or previous is None:
             metric = model.expected_information(theta)
         else:
             s_step = theta - previous[0]
@@ -510,13 +525,16 @@ def optimise(model: Model, start: Array, max_iter: int = 2000) -> Array:
             return theta
         raise ConvergenceError(
             "the model did not converge (largest gradient element "
-            f"{np.max(np.abs(grad)):.2g} after {max_iter} iterations); the model may be "
-            "misspecified, not identified, or need a different parameterisation"
+            f"{np.max(np.abs(grad)):.2g} after {iteration} iterations); the model may be "
+            "misspecified, not identified, or need a different parameterisation",
+            last=theta,
         )
     return theta
 
 
-def check_information(model: Model, info: Array, names: list[str]) -> None:
+def check_information(
+    model: Model, info: Array, names: list[str], tolerance: float = 1e-10
+) -> None:
     """A singular information matrix means some parameters are not identified: name them."""
     # Judged on the information rescaled to unit diagonal, so parameters measured on very
     # different scales (a loading of 100, a variance of 1e-4) do not look singular.
@@ -528,11 +546,11 @@ def check_information(model: Model, info: Array, names: list[str]) -> None:
         )
     scale = 1.0 / np.sqrt(diagonal)
     eig, vectors = np.linalg.eigh(info * np.outer(scale, scale))
-    if eig[0] > 1e-10 * max(1.0, abs(eig[-1])):
+    if eig[0] > tolerance * max(1.0, abs(eig[-1])):
         return
     weights = np.abs(vectors[:, 0])
     involved = [names[i] for i in np.argsort(-weights)[:3] if weights[i] > 0.1]
     raise ModelSpecificationError(
-        "the model is not identified: the information matrix is singular; involved parameters: "
-        + ", ".join(involved)
+        "the model is not identified (or the data identify it too weakly): the information "
+        "matrix is singular; involved parameters: " + ", ".join(involved)
     )

@@ -31,3 +31,7 @@ class DataError(SemError):
 
 class ConvergenceError(SemError):
     """The optimiser did not reach a solution, or reached an inadmissible one."""
+
+    def __init__(self, message: str, last: object = None) -> None:
+        super().__init__(message)
+        self.last = last  # the parameter vector where the optimiser stopped, if any

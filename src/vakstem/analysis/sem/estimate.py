@@ -26,7 +26,7 @@ from vakstem.analysis.sem.engine import (
     vech_gradient,
     vech_indices,
 )
-from vakstem.analysis.sem.errors import DataError, ModelSpecificationError
+from vakstem.analysis.sem.errors import ConvergenceError, DataError, ModelSpecificationError
 from vakstem.analysis.sem.partable import ParTable, Row
 from vakstem.analysis.sem.syntax import evaluate
 
@@ -317,7 +317,20 @@ def estimate(
     names: list[str],
 ) -> Estimates:
     """Fit the model and compute its standard errors and test statistic."""
-    theta = optimise(model, start)
+    try:
+        theta = optimise(model, start)
+    except ConvergenceError as failure:
+        # A model that wanders off is most often not identified: say so when the information
+        # where the optimiser stopped is singular.
+        if isinstance(failure.last, np.ndarray) and np.all(np.isfinite(failure.last)):
+            with np.errstate(all="ignore"):
+                try:
+                    information = model.expected_information(failure.last)
+                except np.linalg.LinAlgError:
+                    information = None
+            if information is not None and np.all(np.isfinite(information)):
+                check_information(model, information, names, tolerance=1e-7)
+        raise
     n = model.n_total
     missing = any(g.missing for g in model.groups)
     robust = estimator == "MLR"

@@ -182,8 +182,16 @@ def build_partable(
     for lhs, op, _rhs, _ in template:
         if op == "=~":
             indicator_count[lhs] += 1
+    # lavaan's auto.fix.single: the residual variance of a factor's only indicator is fixed to
+    # 0, unless that indicator also measures another factor.
+    loads_on = {name: 0 for _lhs, op, name, _ in template if op == "=~"}
+    for _lhs, op, name, _ in template:
+        if op == "=~":
+            loads_on[name] += 1
     single_indicator = {
-        rhs for lhs, op, rhs, _ in template if op == "=~" and indicator_count[lhs] == 1
+        rhs
+        for lhs, op, rhs, _ in template
+        if op == "=~" and indicator_count[lhs] == 1 and loads_on[rhs] == 1
     }
 
     def group_value(values: tuple[object, ...], g: int) -> object:
