@@ -39,8 +39,8 @@ DEFAULT_CHROMIUM = "/usr/bin/chromium"
 
 #: Scale blocks compared in a report, in order, with their heading keys.
 BENCHMARK_BLOCKS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("block_professional_action", ("professional_action",)),
-    ("block_hrm", ("hrm_ability", "hrm_motivation", "hrm_opportunity")),
+    ("all_professional_action", ("professional_action",)),
+    ("all_hrm", ("hrm_ability", "hrm_motivation", "hrm_opportunity")),
     ("block_working_conditions", ("working_conditions",)),
     ("block_outcome", ("outcome",)),
 )

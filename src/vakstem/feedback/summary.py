@@ -21,8 +21,8 @@ from vakstem.instrument.schema import Scale, Study, text_in
 
 #: Scale blocks in the order the summary shows them, with their heading keys.
 SUMMARY_BLOCKS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("block_professional_action", ("professional_action",)),
-    ("block_hrm", ("hrm_ability", "hrm_motivation", "hrm_opportunity")),
+    ("all_professional_action", ("professional_action",)),
+    ("all_hrm", ("hrm_ability", "hrm_motivation", "hrm_opportunity")),
     ("block_working_conditions", ("working_conditions",)),
     ("block_outcome", ("outcome",)),
 )

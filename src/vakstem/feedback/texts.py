@@ -54,6 +54,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Steun van je organisatie (HR-beleid)",
         "Support from your organisation (HR practices)",
     ),
+    "all_professional_action": ("Professioneel handelen", "Professional action"),
+    "all_hrm": (
+        "Steun van de organisatie (HR-beleid)",
+        "Support from the organisation (HR practices)",
+    ),
     "block_working_conditions": ("Werkomstandigheden", "Working conditions"),
     "block_outcome": ("Resultaten", "Results"),
     "col_topic": ("Onderwerp", "Topic"),
