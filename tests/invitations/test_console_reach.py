@@ -136,3 +136,27 @@ def test_xlsform_with_unsupported_features_is_refused_item_by_item_unless_left_o
     broken = ("form.xlsx", b"PK\x03\x04 not really a workbook", "application/octet-stream")
     unreadable = client.post(url, data={"csrf": csrf}, files={"file": broken})
     assert unreadable.status_code == 422 and "form.xlsx" in unreadable.text
+
+
+def test_api_gives_the_counts_and_records_a_bounce(
+    client: TestClient, engine: Engine, tmp_path: Path
+) -> None:
+    accounts = Accounts(engine)
+    owner, viewer = (accounts.find(f"{n}@example.org") for n in ("eigenaar", "kijker"))
+    assert owner is not None and viewer is not None
+    as_owner = {"authorization": f"Bearer {accounts.create_api_token(owner, 'test')}"}
+    as_viewer = {"authorization": f"Bearer {accounts.create_api_token(viewer, 'test')}"}
+    settings = Settings(data_dir=tmp_path, secret_key="console-secret")
+    inv.import_csv(engine, settings, "bereik", b"email\nweg@example.org\n")
+    reach = client.get("/api/v1/studies/bereik/reach", headers=as_viewer)
+    assert reach.status_code == 200
+    body = reach.json()
+    assert body["invitations"]["invited"] == 1
+    assert {s["source"] for s in body["sources"]} >= {"", "gemeente-x", "nieuwsbrief-nov"}
+    api = "/api/v1/studies/bereik/bounces"
+    assert client.post(api, json={"email": "weg@example.org"}, headers=as_viewer).status_code == 403
+    done = client.post(api, json={"email": "Weg@example.org", "reason": "550"}, headers=as_owner)
+    assert done.status_code == 204 and inv.summary(engine, "bereik").bounced == 1
+    unknown = client.post(api, json={"email": "niemand@example.org"}, headers=as_owner)
+    assert unknown.status_code == 404
+    assert client.get("/api/v1/studies/bereik/reach").status_code == 401

@@ -1,7 +1,9 @@
 """Console pages for reaching respondents (`/console/studies/{id}/reach`): the source tags with
 their links, QR codes (SVG and PNG) and opens/starts/completes, the invitation counts and the
 CSV import, and the quotas. Sending email is a batch job (`vakstem invite`, `vakstem remind`),
-never run on a request. Viewers see the counts; owners change things.
+never run on a request. Viewers see the counts; owners change things. The researcher API adds
+`GET /api/v1/studies/{id}/reach` (the same counts) and `POST /api/v1/studies/{id}/bounces` (a
+bounce reported later by the mail provider).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from markupsafe import Markup
+from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -20,6 +23,7 @@ from vakstem.service import audit, links, quotas
 from vakstem.service import invitations as inv
 from vakstem.service.accounts import Role
 from vakstem.service.types import DomainError
+from vakstem.web.console.api import ERRORS, TAG
 from vakstem.web.console.auth import ConsoleAuth, StudyAccess, form_str
 from vakstem.web.console.i18n import ConsoleCatalogues
 from vakstem.web.context import WebContext
@@ -30,6 +34,69 @@ MAX_CSV_BYTES = 4 * 1024 * 1024
 
 
 def build_router(web: WebContext, auth: ConsoleAuth) -> APIRouter:
+    """The console pages and the researcher API routes of reaching respondents."""
+    router = APIRouter()
+    router.include_router(_pages(web, auth))
+    router.include_router(_api(auth))
+    return router
+
+
+class BounceIn(BaseModel):
+    email: str = Field(min_length=3, max_length=320)
+    reason: str = Field(default="bounced", max_length=500)
+
+
+class SourceOut(BaseModel):
+    source: str
+    opens: int
+    starts: int
+    completes: int
+
+
+class ReachOut(BaseModel):
+    sources: list[SourceOut]
+    invitations: dict[str, int]
+
+
+def _api(auth: ConsoleAuth) -> APIRouter:
+    router = APIRouter(prefix="/api/v1/studies/{study_id}", tags=[TAG], responses=ERRORS)
+    engine = auth.web.engine
+
+    async def access(request: Request, study_id: str, needed: Role) -> StudyAccess:
+        who = await run_in_threadpool(auth.api_who, request)
+        return await run_in_threadpool(auth.study, who, study_id, needed)
+
+    @router.get(
+        "/reach",
+        summary="Opens, starts and completes per source, and the invitation counts",
+        response_model=ReachOut,
+    )
+    async def reach(request: Request, study_id: str) -> ReachOut:
+        await access(request, study_id, Role.VIEWER)
+        counts = await run_in_threadpool(links.source_counts, engine, study_id)
+        summary = await run_in_threadpool(inv.summary, engine, study_id)
+        return ReachOut(
+            sources=[SourceOut(**vars(c)) for c in counts], invitations=dict(vars(summary))
+        )
+
+    @router.post(
+        "/bounces",
+        summary="Record a bounce reported by the mail provider (no more email to the address)",
+        status_code=204,
+    )
+    async def bounce(request: Request, study_id: str, body: BounceIn) -> Response:
+        await access(request, study_id, Role.OWNER)
+        found = await run_in_threadpool(
+            inv.record_bounce, engine, study_id, body.email, body.reason
+        )
+        if not found:
+            raise HTTPException(404, detail="no invitee of this study has that address")
+        return Response(status_code=204)
+
+    return router
+
+
+def _pages(web: WebContext, auth: ConsoleAuth) -> APIRouter:
     router = APIRouter(prefix="/console/studies/{study_id}/reach", include_in_schema=False)
     engine = web.engine
     catalogues = ConsoleCatalogues(web.catalogues)
