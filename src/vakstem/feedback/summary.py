@@ -245,7 +245,7 @@ def render_summary(summary: Summary) -> Markup:
         study=study,
         summary=summary,
         plots=plots,
-        count=lambda c: texts.count_text(c.value, summary.k, lang),
+        count=lambda c: texts.count_text(c.value, lang),
         label=lambda scale: texts.scale_label(study, scale, lang),
         explain=lambda scale: texts.explanation(study, scale, lang),
         theme_label=lambda theme: theme.label(lang),

@@ -14,7 +14,6 @@ from vakstem.instrument.schema import Scale, Study, text_in
 
 _TEXTS: dict[str, tuple[str, str]] = {
     # key: (Dutch, English)
-    "fewer_than": ("minder dan %(k)s", "fewer than %(k)s"),
     "hidden": ("niet getoond", "not shown"),
     "hidden_note": (
         "Groepen met minder dan %(k)s mensen laten we niet zien. Soms verbergen we ook een "
@@ -84,7 +83,6 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Grafiek; dezelfde cijfers staan in de tabel eronder.",
         "Chart; the same figures are in the table below it.",
     ),
-    "what_is": ("Wat betekent dit?", "What does this mean?"),
     # Public summary
     "summary_heading": ("Resultaten tot nu toe", "Results so far"),
     "summary_n": (
@@ -260,7 +258,7 @@ def number(value: float, language: str, digits: int = 1) -> str:
     return text if language == "en" else text.replace(".", ",")
 
 
-def count_text(value: int | None, k: int, language: str) -> str:
+def count_text(value: int | None, language: str) -> str:
     """A published count, or "not shown" for a suppressed one. Primary and complementary
     suppression look the same, so a reader cannot tell which hidden cell is the small one."""
     return str(value) if value is not None else t("hidden", language)
