@@ -462,3 +462,13 @@ def test_researcher_api_is_in_the_openapi_document(client: TestClient) -> None:
         assert "get" in paths[path], path
     assert "get" in paths["/api/v1/studies/{study_id}/responses"]
     assert not any(p.startswith("/console") for p in paths)
+
+
+def test_console_language_choice_is_remembered(client: TestClient) -> None:
+    login(client, "owner@example.org")
+    assert "Mijn onderzoeken" in client.get("/console").text
+    english = client.get("/console?lang=en")
+    assert "My studies" in english.text
+    assert "My studies" in client.get("/console/studies/alpha").text
+    assert "Mijn onderzoeken" in client.get("/console?lang=nl").text
+    assert "Mijn onderzoeken" in client.get("/console").text

@@ -65,6 +65,7 @@ ERROR_MESSAGES = {
     ),
     "totp_required": N_("Enter the code from your authenticator app."),
 }
+LANGUAGE_COOKIE = "vakstem_console_lang"
 #: At most one "forgot my password" email per account in this time.
 RESET_MAIL_INTERVAL = timedelta(minutes=5)
 #: Seconds between dashboard refreshes when scripts are on.
@@ -102,7 +103,9 @@ def build_router(web: WebContext, auth: ConsoleAuth) -> APIRouter:
     cache = auth.records
 
     def language(request: Request) -> str:
-        return catalogues.language(request.query_params.get("lang") or None)
+        # `?lang=` from the language switch, remembered in a cookie for the next pages.
+        chosen = request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
+        return catalogues.language(chosen or None)
 
     def render(
         request: Request,
@@ -139,6 +142,10 @@ def build_router(web: WebContext, auth: ConsoleAuth) -> APIRouter:
         response = HTMLResponse(html, status_code=status_code)
         # Console pages show research data: never keep them in a shared cache or history.
         response.headers["cache-control"] = "no-store"
+        if request.query_params.get("lang") == lang:
+            response.set_cookie(
+                LANGUAGE_COOKIE, lang, path="/console", samesite="lax", max_age=365 * 86400
+            )
         return response
 
     def back_to(path: str, **params: str) -> RedirectResponse:
