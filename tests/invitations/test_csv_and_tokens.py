@@ -95,6 +95,12 @@ def test_utf8_with_bom_and_semicolons_as_excel_saves_them_is_accepted(
     assert (row.email, row.organisatie, row.language) == ("zoë@example.org", "Gemeente Çatal", "en")
 
 
+def test_empty_trailing_columns_of_a_spreadsheet_are_ignored(
+    engine: Engine, settings: Settings
+) -> None:
+    assert inv.import_csv(engine, settings, "bereik", b"email,,\na@example.org,,\n") == 1
+
+
 def test_without_a_secret_key_links_cannot_be_made(engine: Engine, settings: Settings) -> None:
     with pytest.raises(inv.InvitationError, match="VAKSTEM_SECRET_KEY"):
         inv.import_csv(

@@ -39,6 +39,7 @@ import sqlalchemy as sa
 from argon2.low_level import Type, hash_secret_raw
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from vakstem.instrument.schema import Study, text_in
 from vakstem.service import links, resume_codes
@@ -175,7 +176,8 @@ def parse_csv(data: bytes, languages: tuple[str, ...], default_language: str) ->
         raise CsvRejected(
             [RejectedRow(1, f"missing column 'email' (found: {', '.join(header) or 'nothing'})")]
         )
-    unknown = [h for h in header if h not in COLUMNS]
+    # Spreadsheets often save empty columns after the last one: their header cell is empty.
+    unknown = [h for h in header if h and h not in COLUMNS]
     if unknown:
         raise CsvRejected(
             [
@@ -247,6 +249,24 @@ def import_csv(
     _key(settings)
     now = now or datetime.now(UTC)
     expires = now + timedelta(days=settings.invitation_valid_days)
+    try:
+        _insert(engine, settings, study_id, contacts, now, expires)
+    except IntegrityError:
+        # Another import of the same addresses committed first; this one left nothing behind.
+        raise CsvRejected(
+            [RejectedRow(0, "another import of these addresses ran at the same time; run again")]
+        ) from None
+    return len(contacts)
+
+
+def _insert(
+    engine: Engine,
+    settings: Settings,
+    study_id: str,
+    contacts: list[Contact],
+    now: datetime,
+    expires: datetime,
+) -> None:
     with engine.begin() as conn:
         existing = {
             e
@@ -282,7 +302,6 @@ def import_csv(
                 .where(invitations.c.id == new_id)
                 .values(token_hash=token_hash(token_for(settings, study_id, new_id)))
             )
-    return len(contacts)
 
 
 # --- sending ------------------------------------------------------------------------------------
