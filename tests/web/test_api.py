@@ -255,3 +255,21 @@ def test_openapi_describes_every_endpoint_and_model(client: TestClient) -> None:
     assert {"200", "404", "409", "422"} <= set(submit["responses"])
     schemas = spec["components"]["schemas"]
     assert {"StartIn", "SubmitIn", "StateOut", "PageOut", "ItemOut", "ErrorsOut"} <= set(schemas)
+
+
+def test_request_not_matching_the_schema_keeps_the_documented_422_shape(
+    client: TestClient,
+) -> None:
+    response = client.post(f"{API}/studies/voorbeeld/responses", json={"taal": "en"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["detail"] == [
+        {
+            "type": "extra_forbidden",
+            "loc": ["body", "taal"],
+            "msg": "Extra inputs are not permitted",
+        }
+    ]
+    assert body["errors"] == {
+        "body.taal": [{"code": "extra_forbidden", "message": "Extra inputs are not permitted"}]
+    }

@@ -234,3 +234,13 @@ def test_hsts_only_when_served_behind_tls(engine: Engine, tmp_path: Path) -> Non
     assert "strict-transport-security" not in plain.get("/s/voorbeeld").headers
     tls = TestClient(create_app(Settings(data_dir=tmp_path, behind_tls=True), engine))
     assert tls.get("/s/voorbeeld").headers["strict-transport-security"] == "max-age=31536000"
+
+
+def test_wrong_method_lists_the_allowed_ones(client: TestClient) -> None:
+    response = client.put("/api/v1/studies/voorbeeld/responses", json={})
+    assert response.status_code == 405
+    assert "POST" in response.headers["allow"].split(", ")
+    assert response.json()["detail"] == "Dit adres kan niet op deze manier gebruikt worden."
+    page = client.put("/s/voorbeeld")
+    assert page.status_code == 405
+    assert set(page.headers["allow"].split(", ")) >= {"GET", "POST"}

@@ -100,8 +100,11 @@ class Detail(_Out):
 
 
 class StaleOut(_Out):
+    """409: `state` (the current page) when another page was submitted; without it when the
+    response is finished or the study closed."""
+
     detail: str
-    state: StateOut
+    state: StateOut | None = None
 
 
 class ErrorOut(_Out):
@@ -109,8 +112,19 @@ class ErrorOut(_Out):
     message: str
 
 
+class ProblemOut(BaseModel):
+    """One problem with the request itself (FastAPI's validation error item)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
 class ErrorsOut(_Out):
-    detail: str | None = None
+    """422: `errors` per variable (answers) or per request field; `detail` only for a request
+    that does not match its schema."""
+
+    detail: list[ProblemOut] | None = None
     errors: dict[str, list[ErrorOut]]
 
 
@@ -125,6 +139,11 @@ def build_router(web: WebContext) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["respondent"])
     service = web.service
     not_found: dict[int | str, dict[str, Any]] = {404: {"model": Detail}}
+    # Any request with a body: the guard middleware refuses bad UTF-8 and oversized bodies.
+    body_problems: dict[int | str, dict[str, Any]] = {
+        400: {"model": Detail, "description": "Body is not valid UTF-8"},
+        413: {"model": Detail, "description": "Body over the size limit"},
+    }
 
     def page_out(state: ResponseState) -> PageOut | None:
         if state.page is None:
@@ -160,7 +179,7 @@ def build_router(web: WebContext) -> APIRouter:
     @router.post(
         "/studies/{study_id}/responses",
         status_code=201,
-        responses={**not_found, 409: {"model": Detail}},
+        responses={**not_found, **body_problems, 409: {"model": Detail}, 422: {"model": ErrorsOut}},
         summary="Start a response",
     )
     def start(study_id: str, body: StartIn | None = None) -> StartOut:
@@ -181,6 +200,7 @@ def build_router(web: WebContext) -> APIRouter:
         "/responses/{response_id}/pages/{page_id}",
         responses={
             **not_found,
+            **body_problems,
             409: {"model": StaleOut, "description": "Not the current page, or finished"},
             422: {"model": ErrorsOut, "description": "Per-variable validation errors"},
         },
@@ -207,7 +227,7 @@ def build_router(web: WebContext) -> APIRouter:
 
     @router.post(
         "/responses/{response_id}/back",
-        responses={**not_found, 409: {"model": Detail}},
+        responses={**not_found, **body_problems, 409: {"model": Detail}},
         summary="Go back one page",
     )
     def back(response_id: str, authorization: str | None = Header(default=None)) -> StateOut:

@@ -8,13 +8,16 @@ bodies and unexpected exceptions are mapped here. The 500 handler logs the excep
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 from starlette.types import Scope
 
 from vakstem.service.types import DomainError
@@ -98,6 +101,26 @@ def request_error_response(web: WebContext, scope: Scope, status: int, key: str)
     )
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+
+    def walk(routes: Iterable[Any]) -> None:
+        for route in routes:
+            match, _child = route.matches(request.scope)
+            if match is Match.NONE:
+                continue
+            methods.update(getattr(route, "methods", None) or ())
+            # Included routers (FastAPI wraps them) hold their own routes.
+            inner = getattr(route, "routes", None)
+            if inner is None:
+                inner = getattr(getattr(route, "original_router", None), "routes", None)
+            if inner:
+                walk(inner)
+
+    walk(request.app.router.routes)
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI, web: WebContext) -> None:
     async def domain_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
@@ -116,13 +139,15 @@ def install_error_handlers(app: FastAPI, web: WebContext) -> None:
         response = request_error_response(web, request.scope, exc.status_code, key)
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            # Several routers may serve one path (respondent and console API): list them all.
+            response.headers["allow"] = ", ".join(_allowed_methods(request))
         return response
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         if not _is_api(request.url.path):
             return request_error_response(web, request.scope, 400, "bad_request")
-        language = _language(request.scope, web)
         errors: dict[str, list[dict[str, str]]] = {}
         for problem in exc.errors():
             where = ".".join(str(part) for part in problem.get("loc", ())) or "body"
@@ -132,7 +157,9 @@ def install_error_handlers(app: FastAPI, web: WebContext) -> None:
                     "message": str(problem.get("msg", "")),
                 }
             )
-        detail = web.catalogues.gettext(language, REQUEST_MESSAGES["bad_request"])
+        # `detail` keeps FastAPI's documented shape (a list of {loc, msg, type}), which the
+        # OpenAPI document promises for every 422; `errors` is our per-field form of the same.
+        detail = jsonable_encoder(exc.errors(), exclude={"ctx", "input", "url"})
         return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
 
     async def server_error(request: Request, exc: Exception) -> Response:
