@@ -118,7 +118,8 @@ def fit_text(fit: Mapping[str, Any], nl: bool) -> str:
         f"CFI = {num(fit.get('cfi'), 3, False)}, TLI = {num(fit.get('tli'), 3, False)}, "
         f"RMSEA = {num(fit.get('rmsea'), 3, False)}, 90% "
         + ("BI" if nl else "CI")
-        + f" {_ci(fit.get('rmsea.ci.lower'), fit.get('rmsea.ci.upper'), 3)}, "
+        + f" [{num(fit.get('rmsea.ci.lower'), 3, False)}, "
+        f"{num(fit.get('rmsea.ci.upper'), 3, False)}], "
         f"SRMR = {num(fit.get('srmr'), 3, False)}"
     )
     if fit.get("chisq.scaled") is not None:
@@ -162,30 +163,35 @@ def _measurement(results: Mapping[str, Any], nl: bool, lang: str) -> list[str]:
     return out
 
 
-def _std_interval(row: Mapping[str, Any]) -> tuple[Any, Any, str]:
-    """The interval of a standardised value: the bootstrap percentile one when drawn, else the
-    delta-method (Wald) one."""
-    if row.get("boot.std.lower") is not None:
+#: Fewer successful bootstrap draws than this give no percentile interval in the text (the
+#: 2.5th and 97.5th percentiles of a handful of draws say little); the delta-method one is used.
+MIN_BOOTSTRAP_FOR_TEXT = 200
+
+
+def _std_interval(row: Mapping[str, Any], use_boot: bool) -> tuple[Any, Any, str]:
+    """The interval of a standardised value: the bootstrap percentile one when enough draws
+    were made, else the delta-method (Wald) one."""
+    if use_boot and row.get("boot.std.lower") is not None:
         return row["boot.std.lower"], row.get("boot.std.upper"), "bootstrap"
     return row.get("std.ci.lower"), row.get("std.ci.upper"), "delta"
 
 
 def _beta(row: Mapping[str, Any], nl: bool) -> str:
-    low, high, _kind = _std_interval(row)
+    low, high, _kind = _std_interval(row, use_boot=False)
     ci = "BI" if nl else "CI"
     interval = f", 95% {ci} {_ci(low, high)}" if low is not None else ""
     return f"β = {num(row.get('std.all'))}{interval}, {pvalue(row.get('pvalue'))}"
 
 
-def _indirect(d: Mapping[str, Any], nl: bool) -> str:
-    low, high, kind = _std_interval(d)
+def _indirect(d: Mapping[str, Any], nl: bool, use_boot: bool) -> str:
+    low, high, kind = _std_interval(d, use_boot)
     name = (
         ("bootstrap-BI" if nl else "bootstrap CI")
         if kind == "bootstrap"
         else ("BI" if nl else "CI")
     )
     text = f"{d['lhs']}: β = {num(d.get('std.all'), 3)}, 95% {name} {_ci(low, high, 3)}"
-    if d.get("boot.ci.lower") is not None:
+    if kind == "bootstrap" and d.get("boot.ci.lower") is not None:
         text += (
             f" (b = {num(d.get('est'), 3)}, 95% {name} "
             f"{_ci(d.get('boot.ci.lower'), d.get('boot.ci.upper'), 3)})"
@@ -217,18 +223,14 @@ def _structural(results: Mapping[str, Any], nl: bool, lang: str) -> list[str]:
         if nl:
             text = (
                 f"{name} (N = {model['nobs']}, schatter {model['estimator']}): "
-                f"{fit_text(model['fit'], nl)}. Gestandaardiseerde regressiecoëfficiënten met "
-                f"percentiel-bootstrapintervallen ({boot.get('successful', 0)} van "
-                f"{boot.get('draws', 0)} trekkingen, seed {boot.get('seed')}): "
-                + "; ".join(parts)
-                + "."
+                f"{fit_text(model['fit'], nl)}. Gestandaardiseerde regressiecoëfficiënten met 95%-"
+                "betrouwbaarheidsintervallen (deltamethode): " + "; ".join(parts) + "."
             )
         else:
             text = (
                 f"{name} (N = {model['nobs']}, estimator {model['estimator']}): "
-                f"{fit_text(model['fit'], nl)}. Standardised regression coefficients with "
-                f"percentile bootstrap intervals ({boot.get('successful', 0)} of "
-                f"{boot.get('draws', 0)} draws, seed {boot.get('seed')}): " + "; ".join(parts) + "."
+                f"{fit_text(model['fit'], nl)}. Standardised regression coefficients with 95% "
+                "confidence intervals (delta method): " + "; ".join(parts) + "."
             )
         out.append(text)
         defined = model.get("defined", [])
@@ -238,7 +240,17 @@ def _structural(results: Mapping[str, Any], nl: bool, lang: str) -> list[str]:
                 if nl
                 else "Indirect effects through the mediator: "
             )
-            out.append(lead + "; ".join(_indirect(d, nl) for d in defined) + ".")
+            use_boot = boot.get("successful", 0) >= MIN_BOOTSTRAP_FOR_TEXT
+            note = ""
+            if not use_boot:
+                note = (
+                    f" (deltamethode; {boot.get('successful', 0)} bootstraptrekkingen is te weinig "
+                    "voor een percentielinterval)"
+                    if nl
+                    else f" (delta method; {boot.get('successful', 0)} bootstrap draws are too "
+                    "few for a percentile interval)"
+                )
+            out.append(lead + "; ".join(_indirect(d, nl, use_boot) for d in defined) + note + ".")
     return out
 
 

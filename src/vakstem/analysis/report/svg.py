@@ -99,7 +99,13 @@ def path_diagram(model: Mapping[str, Any], language: str = "nl") -> str:
             f'<line x1="{sx:.1f}" y1="{sy:.1f}" x2="{ex:.1f}" y2="{ey:.1f}" {style} '
             'marker-end="url(#arrow)"/>'
         )
-        share = 0.28 if r["lhs"] in mediators else 0.62
+        # Labels sit at a fixed distance from their predictor (closer for paths to the
+        # mediator), where the lines are still far enough apart not to overlap.
+        if r["rhs"] in predictors and ex != sx:
+            offset = 55.0 if r["lhs"] in mediators else 150.0
+            share = min(0.9, offset / (ex - sx))
+        else:
+            share = 0.5
         lx, ly = sx + (ex - sx) * share, sy + (ey - sy) * share
         text = _num(r.get("std.all")) + ("*" if significant else "")
         edges.append(
