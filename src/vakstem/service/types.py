@@ -21,6 +21,8 @@ class ResponseStatus(StrEnum):
     #: Consent was refused: the survey ended politely and no answers are kept.
     REFUSED = "refused"
     WITHDRAWN = "withdrawn"
+    #: A quota on an answer was full when the respondent gave it: ended politely at that page.
+    SCREENED_OUT = "screened_out"
 
 
 class DomainError(Exception):
