@@ -80,6 +80,9 @@ quotas = sa.Table(
     # An unfinished response holds its place this long after its last activity.
     sa.Column("hold_minutes", sa.Integer(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    # A quota on an answer: the group is the responses that gave `value` to `variable`.
+    sa.Column("variable", sa.String(64), nullable=True),
+    sa.Column("value", Json, nullable=True),
     sa.UniqueConstraint("study_id", "name", name="uq_quotas_study_name"),
     sa.CheckConstraint("max_completes >= 0", name="max_completes"),
 )

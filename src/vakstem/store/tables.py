@@ -56,7 +56,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 Json: sa.types.TypeEngine[Any] = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 STUDY_STATUSES = ("draft", "open", "closed", "archived")
-RESPONSE_STATUSES = ("active", "completed", "refused", "withdrawn")
+RESPONSE_STATUSES = ("active", "completed", "refused", "withdrawn", "screened_out")
 PAGE_EVENTS = ("shown", "submitted", "back")
 
 
