@@ -233,3 +233,30 @@ def test_an_indicator_of_two_factors_keeps_a_free_residual_variance() -> None:
     variances = {row.lhs: row for row in table.rows if row.op == "~~" and row.lhs == row.rhs}
     assert variances["x3"].free
     assert not variances["x5"].free and variances["x5"].value == 0.0
+
+
+def test_a_weak_first_indicator_does_not_spoil_the_start(hs: pd.DataFrame) -> None:
+    # x2 barely measures this factor; lavaan 0.6.14 (std.lv, FIML, two groups, a label shared
+    # by the groups) reports chi-square 17.2253 on 5 degrees of freedom.
+    data = pd.read_csv(FIXTURES / "hs1939_missing.csv")
+    result = fit("f1 =~ x2 + x6 + a*x7 + x8", data, std_lv=True, group="school", missing="ml")
+    assert result.fit_measures["chisq"] == pytest.approx(17.2252614, abs=1e-3)
+    assert result.fit_measures["npar"] == 23
+
+
+def test_std_lv_with_equal_loadings_frees_later_groups_latent_variances(
+    hs: pd.DataFrame,
+) -> None:
+    result = fit(HS_MODEL, hs, group="school", group_equal=["loadings"], std_lv=True)
+    rows = result.parameters.set_index(["lhs", "op", "rhs", "group"])
+    assert rows.loc[("visual", "~~", "visual", 1), "se"] == 0
+    assert rows.loc[("visual", "~~", "visual", 2), "se"] > 0
+    # Equivalent to the marker-identified metric model: same fit.
+    metric = fit(HS_MODEL, hs, group="school", group_equal=["loadings"])
+    assert result.fit_measures["chisq"] == pytest.approx(metric.fit_measures["chisq"], abs=1e-6)
+
+
+def test_covariances_are_written_in_lavaan_order(hs: pd.DataFrame) -> None:
+    result = fit("f1 =~ x1 + x4 + x5 + x7\nx4 ~~ x1", hs)
+    rows = result.parameters
+    assert ("x1", "~~", "x4") in set(zip(rows["lhs"], rows["op"], rows["rhs"], strict=True))

@@ -190,9 +190,11 @@ def set_fixed_x(table: ParTable, h1: list[tuple[Array, Array]]) -> None:
 def _factor_starts(
     table: ParTable, h1: list[tuple[Array, Array]]
 ) -> dict[tuple[int, str], tuple[float, dict[str, float]]]:
-    """Per group and latent variable: a start for its variance and for its loadings (on the
-    marker's scale), from the covariances of its observed indicators. With indicators m, k, j
-    of one factor, cov(m,k) cov(m,j) / cov(k,j) estimates the factor variance on m's scale."""
+    """Per group and latent variable: a start for its variance and its loadings on the scale
+    of its first indicator. Each indicator's standardised-metric loading comes from triads:
+    cov(v,k) cov(v,j) / cov(k,j) estimates its squared loading (median over the pairs of other
+    indicators, kept between 5% and 95% of its variance), so a weak first indicator does not
+    spoil the others' starts."""
     index = {name: i for i, name in enumerate(table.ov)}
     out: dict[tuple[int, str], tuple[float, dict[str, float]]] = {}
     for g in range(1, table.n_groups + 1):
@@ -201,21 +203,33 @@ def _factor_starts(
             indicators = [
                 r.rhs for r in table.rows if r.group == g and r.op == "=~" and r.lhs == name
             ]
-            observed = [v for v in indicators if v in index]
+            observed = [index[v] for v in indicators if v in index]
             if not observed:
                 continue
-            m = index[observed[0]]
-            var_m = float(cov[m, m])
-            estimates = []
-            for a in range(1, len(observed)):
-                for b in range(a + 1, len(observed)):
-                    k, j = index[observed[a]], index[observed[b]]
-                    if abs(cov[k, j]) > 1e-8 * var_m:
-                        estimates.append(float(cov[m, k] * cov[m, j] / cov[k, j]))
-            psi = float(np.median(estimates)) if estimates else 0.5 * var_m
-            psi = min(max(psi, 0.05 * var_m), 0.95 * var_m)
-            loadings = {v: float(cov[index[v], m]) / psi for v in observed}
-            out[(g, name)] = (psi, loadings)
+            loading: dict[int, float] = {}
+            for v in observed:
+                others = [k for k in observed if k != v]
+                triads = [
+                    float(cov[v, k] * cov[v, j] / cov[k, j])
+                    for a, k in enumerate(others)
+                    for j in others[a + 1 :]
+                    if abs(cov[k, j]) > 1e-8 * math.sqrt(cov[k, k] * cov[j, j])
+                ]
+                if triads:
+                    squared = float(np.median(triads))
+                elif others:
+                    squared = abs(float(cov[v, others[0]]))
+                else:
+                    squared = 0.5 * float(cov[v, v])
+                squared = min(max(squared, 0.05 * cov[v, v]), 0.95 * cov[v, v])
+                sign = 1.0 if not others or sum(cov[v, k] for k in others) >= 0 else -1.0
+                loading[v] = sign * math.sqrt(squared)
+            marker = loading[observed[0]]
+            psi = marker**2
+            out[(g, name)] = (
+                psi,
+                {table.ov[v]: value / marker for v, value in loading.items()},
+            )
     return out
 
 

@@ -107,8 +107,9 @@ def build_partable(
     ov_ind = [v for v in indicators if v not in lv]
     ov_y = [v for v in eqs_y if v not in lv and v not in ov_ind]
     ov_x_candidates = [v for v in eqs_x if v not in lv and v not in ov_ind and v not in ov_y]
-    cov_names = [
-        name for f in formulas if f.op == "~~" for name in (f.lhs, f.term.name) if name not in lv
+    # lavaan lists all left-hand sides of `~~` before all right-hand sides.
+    cov_names = [f.lhs for f in formulas if f.op == "~~" and f.lhs not in lv] + [
+        f.term.name for f in formulas if f.op == "~~" and f.term.name not in lv
     ]
     int_names = [f.lhs for f in formulas if f.op == "~1" and f.lhs not in lv]
     ov = _ordered_unique(ov_ind + ov_y + ov_x_candidates + cov_names + int_names)
@@ -150,9 +151,14 @@ def build_partable(
 
     # Template of (lhs, op, rhs, formula or None) in lavaan's order, for one group.
     template: list[tuple[str, str, str, Formula | None]] = []
+    # As lavaan, a covariance is written with the variable that comes first (latent variables
+    # before observed ones, each in model order) on the left.
+    position = {name: i for i, name in enumerate(lv + ov)}
     for f in formulas:
-        rhs = "" if f.op == "~1" else f.term.name
-        template.append((f.lhs, f.op, rhs, f))
+        lhs, rhs = f.lhs, ("" if f.op == "~1" else f.term.name)
+        if f.op == "~~" and lhs != rhs and position[lhs] > position[rhs]:
+            lhs, rhs = rhs, lhs
+        template.append((lhs, f.op, rhs, f))
     specified = {_key(lhs, op, rhs) for lhs, op, rhs, _ in template}
 
     def add_default(lhs: str, op: str, rhs: str) -> None:
@@ -214,7 +220,9 @@ def build_partable(
                     free = False
             elif op == "~~" and lhs == rhs:
                 value = 1.0
-                if lhs in lv and std_lv:
+                # With std.lv and equal loadings, only the first group's latent variances are
+                # fixed to 1 (lavaan frees them in the other groups).
+                if lhs in lv and std_lv and not (g > 0 and "loadings" in group_equal):
                     free = False
                 if lhs in single_indicator and formula is None:
                     free, value = False, 0.0
@@ -373,12 +381,18 @@ def _in_group_equal(lhs: str, op: str, rhs: str, lv: list[str], group_equal: Seq
 
 def _check_identification(table: ParTable, std_lv: bool) -> None:
     """Catch the common ways a model is not identified before estimating it."""
+    groups_of_free: dict[int, set[int]] = {}
+    for r in table.rows:
+        if r.free:
+            groups_of_free.setdefault(r.free, set()).add(r.group)
     for g in range(1, table.n_groups + 1):
         rows = [r for r in table.rows if r.group == g]
         for name in table.lv:
             loadings = [r for r in rows if r.op == "=~" and r.lhs == name]
             variance = next(r for r in rows if r.op == "~~" and r.lhs == name and r.rhs == name)
-            if loadings and all(r.free for r in loadings) and variance.free:
+            # A loading held equal to another group's borrows that group's scale.
+            unscaled = all(r.free and groups_of_free[r.free] == {g} for r in loadings)
+            if loadings and unscaled and variance.free:
                 raise ModelSpecificationError(
                     f"the model is not identified: latent variable {name!r} has no scale "
                     "(fix one loading, e.g. 1*x, or its variance, e.g. "
