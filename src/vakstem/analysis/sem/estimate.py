@@ -254,7 +254,10 @@ def start_values(table: ParTable, h1: list[tuple[Array, Array]], std_lv: bool) -
         elif row.op == "~~" and row.lhs == row.rhs:
             if row.lhs in index:
                 value = 0.5 * cov[index[row.lhs], index[row.lhs]]
-            elif factor is not None and not std_lv:
+            elif std_lv:
+                # Only freed in later groups (equal loadings): start from the first group's 1.
+                value = 1.0
+            elif factor is not None:
                 value = factor[0]
             else:
                 value = 0.05
