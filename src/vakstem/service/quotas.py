@@ -9,24 +9,31 @@ database), so concurrent starts are counted one after the other.
 
 A group is a set of source tags (e.g. all links handed to municipal services); a quota without
 tags covers every response of the study.
+
+A quota can instead be on an answer (`variable` = `value`, e.g. organisation type 2): that group
+is only known when the respondent answers the item, so `admit_answer` runs in the submit
+transaction of the page that holds it. When the group is full the response ends there with the
+status `screened_out` (the friendly quota-full page; counted as screened out, not as a dropout).
+A respondent who already passed that page is never stopped by it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from vakstem.instrument.schema import ItemType, Study
 from vakstem.service import links
 from vakstem.service.types import DomainError, StudyClosed, StudyNotFound
 from vakstem.store.engine import WRITE_LOCK
 from vakstem.store.invitations import quotas
 from vakstem.store.studies import get_study
-from vakstem.store.tables import responses, studies
+from vakstem.store.tables import answers, responses, studies
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 DEFAULT_HOLD_MINUTES = 120
@@ -50,13 +57,41 @@ class QuotaStatus:
     hold_minutes: int
     completes: int
     running: int
+    #: For a quota on an answer: the variable and the choice code that make up the group.
+    variable: str | None = None
+    value: int | None = None
 
     @property
     def full(self) -> bool:
         return self.completes + self.running >= self.max_completes
 
     def covers(self, source: str | None) -> bool:
+        """Whether a respondent arriving through `source` belongs to the group at the start
+        (an answer quota covers nobody yet: its group is known only from the answer)."""
+        if self.variable is not None:
+            return False
         return self.sources is None or (source is not None and source in self.sources)
+
+
+def _answer_choice(study: Study, name: str, variable: str, value: str | int) -> int:
+    """The choice code `value` of the single-choice `variable`, or a clear `QuotaError`."""
+    for _page, item in study.items():
+        if variable not in item.variables():
+            continue
+        if item.type not in (ItemType.SINGLE, ItemType.MATRIX):
+            raise QuotaError(
+                f"quota {name!r}: {variable!r} is of type {item.type.value}; "
+                "a quota needs a single-choice question"
+            )
+        choices = study.choices_of(item)
+        for choice in choices:
+            if str(choice.code) == str(value).strip():
+                return choice.code
+        codes = ", ".join(str(c.code) for c in choices)
+        raise QuotaError(
+            f"quota {name!r}: {value!r} is not a code of {variable!r} (its codes: {codes})"
+        )
+    raise QuotaError(f"quota {name!r}: the study has no question {variable!r}")
 
 
 def set_quota(
@@ -67,9 +102,12 @@ def set_quota(
     *,
     sources: Iterable[str] | None = None,
     hold_minutes: int = DEFAULT_HOLD_MINUTES,
+    variable: str | None = None,
+    value: str | int | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Add the quota `name`, or change it when it exists."""
+    """Add the quota `name`, or change it when it exists. With `variable` and `value` the group
+    is the respondents who give that answer (checked against the study's current version)."""
     if not NAME_PATTERN.match(name):
         raise QuotaError(
             f"quota name {name!r}: use lower-case letters, digits, '-' and '_' (max 64)"
@@ -79,6 +117,10 @@ def set_quota(
     if hold_minutes <= 0:
         raise QuotaError(f"quota {name!r}: the hold time must be at least one minute")
     tags = sorted(set(sources)) if sources is not None else None
+    if (variable is None) != (value is None):
+        raise QuotaError(f"quota {name!r}: give both a variable and a value, or neither")
+    if variable is not None and tags is not None:
+        raise QuotaError(f"quota {name!r}: a quota is on source tags or on an answer, not both")
     with engine.begin() as conn:
         row = conn.execute(sa.select(studies.c.id).where(studies.c.id == study_id)).first()
         if row is None:
@@ -95,7 +137,16 @@ def set_quota(
                 )
             if not tags:
                 raise QuotaError(f"quota {name!r}: name at least one source tag, or none at all")
-        values = {"max_completes": max_completes, "sources": tags, "hold_minutes": hold_minutes}
+        code = None
+        if variable is not None and value is not None:
+            code = _answer_choice(get_study(engine, study_id).study, name, variable, value)
+        values = {
+            "max_completes": max_completes,
+            "sources": tags,
+            "hold_minutes": hold_minutes,
+            "variable": variable,
+            "value": code,
+        }
         updated = conn.execute(
             quotas.update()
             .where(quotas.c.study_id == study_id, quotas.c.name == name)
@@ -135,6 +186,37 @@ def _group_counts(
     return int(completes or 0), int(running or 0)
 
 
+def _answer_counts(
+    conn: Connection,
+    study_id: str,
+    variable: str,
+    value: int,
+    since: datetime,
+    exclude: str | None = None,
+) -> tuple[int, int]:
+    query = (
+        sa.select(responses.c.id, responses.c.status, responses.c.updated_at, answers.c.value)
+        .join(answers, answers.c.response_id == responses.c.id)
+        .where(
+            responses.c.study_id == study_id,
+            responses.c.is_test == sa.false(),
+            responses.c.status.in_(("completed", "active")),
+            answers.c.variable == variable,
+        )
+    )
+    completes = running = 0
+    # The value is compared here rather than in SQL: JSON equality differs between SQLite and
+    # PostgreSQL's JSONB, and a group is at most a few thousand rows.
+    for row in conn.execute(query):
+        if row.id == exclude or row.value != value:
+            continue
+        if row.status == "completed":
+            completes += 1
+        elif row.updated_at >= since:
+            running += 1
+    return completes, running
+
+
 def _statuses(conn: Connection, study_id: str, now: datetime) -> list[QuotaStatus]:
     query = sa.select(quotas).where(quotas.c.study_id == study_id).order_by(quotas.c.id)
     if conn.get_execution_options().get(WRITE_LOCK):
@@ -143,7 +225,10 @@ def _statuses(conn: Connection, study_id: str, now: datetime) -> list[QuotaStatu
     for row in conn.execute(query).all():
         sources = tuple(row.sources) if row.sources is not None else None
         since = now - timedelta(minutes=row.hold_minutes)
-        completes, running = _group_counts(conn, study_id, sources, since)
+        if row.variable is not None:
+            completes, running = _answer_counts(conn, study_id, row.variable, int(row.value), since)
+        else:
+            completes, running = _group_counts(conn, study_id, sources, since)
         result.append(
             QuotaStatus(
                 name=row.name,
@@ -152,6 +237,8 @@ def _statuses(conn: Connection, study_id: str, now: datetime) -> list[QuotaStatu
                 hold_minutes=row.hold_minutes,
                 completes=completes,
                 running=running,
+                variable=row.variable,
+                value=None if row.value is None else int(row.value),
             )
         )
     return result
@@ -190,3 +277,53 @@ def admit(
         if quota.covers(source) and quota.full:
             raise QuotaFull(f"quota {quota.name!r} of study {study_id!r} is full", study=study_id)
     return source
+
+
+def admit_answer(
+    conn: Connection,
+    study_id: str,
+    response_id: str,
+    before: Mapping[str, object],
+    after: Mapping[str, object],
+    now: datetime,
+    *,
+    test: bool = False,
+) -> QuotaStatus | None:
+    """Inside the submit transaction of a page: the full answer quota the respondent now falls
+    into, or None to go on. Only answers given for the first time count (`before` holds the
+    stored answers, `after` those after this page), so a respondent who already passed the
+    page, or who comes back to it, is never stopped. Test responses pass every quota."""
+    if test:
+        return None
+    new = {v: a for v, a in after.items() if a is not None and before.get(v) is None}
+    if not new:
+        return None
+    # Only the quotas on the answers just given are locked, so pages without such an answer
+    # are never queued behind each other.
+    query = (
+        sa.select(quotas)
+        .where(quotas.c.study_id == study_id, quotas.c.variable.in_(sorted(new)))
+        .order_by(quotas.c.id)
+    )
+    if conn.get_execution_options().get(WRITE_LOCK):
+        query = query.with_for_update()
+    for row in conn.execute(query).all():
+        if new[row.variable] != row.value:
+            continue
+        since = now - timedelta(minutes=row.hold_minutes)
+        completes, running = _answer_counts(
+            conn, study_id, row.variable, int(row.value), since, exclude=response_id
+        )
+        quota = QuotaStatus(
+            name=row.name,
+            sources=None,
+            max_completes=row.max_completes,
+            hold_minutes=row.hold_minutes,
+            completes=completes,
+            running=running,
+            variable=row.variable,
+            value=int(row.value),
+        )
+        if quota.full:
+            return quota
+    return None
