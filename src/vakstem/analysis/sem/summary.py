@@ -39,7 +39,7 @@ def render_summary(result: FitResult) -> str:
     out.append("Vakstem SEM engine (lavaan 0.6.14 compatible) ended normally")
     out.append("")
     out.append(_line("Estimator", result.estimator))
-    out.append(_line("Optimization method", "FISHER SCORING"))
+    out.append(_line("Optimization method", "SCORING + BFGS"))
     out.append(_line("Number of model parameters", _number(m["npar"], 0)))
     out.append("")
     if result.group:
