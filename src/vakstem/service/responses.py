@@ -338,6 +338,10 @@ class ResponseService:
             page = study.pages[conditions.page_index(study, page_id)]
             if outcome.refused:
                 self._refuse(conn, resp, page_id, now)
+            elif quotas.admit_answer(
+                conn, resp.study_id, resp.id, resp.answers, outcome.values, now, test=resp.is_test
+            ):
+                self._screen_out(conn, resp, page_id, now)
             else:
                 self._advance(conn, study, page, resp, outcome.values, now)
             return SubmitResult(state=self._state(conn, resp), submitted=dict(answers))
@@ -469,6 +473,20 @@ class ResponseService:
                 .values(refusals=studies.c.refusals + 1)
             )
         resp.status = ResponseStatus.REFUSED
+        resp.current_page = None
+        resp.answers = {}
+
+    def _screen_out(self, conn: Connection, resp: _Response, page_id: str, now: datetime) -> None:
+        """A quota on an answer of this page is full: end politely (quota-full page). The
+        response counts as screened out, not as a dropout; none of its answers are kept."""
+        self._delete_answers(conn, resp.id, None)
+        self._event(conn, resp.id, page_id, "submitted", now)
+        conn.execute(
+            responses.update()
+            .where(responses.c.id == resp.id)
+            .values(status=ResponseStatus.SCREENED_OUT.value, current_page=None, updated_at=now)
+        )
+        resp.status = ResponseStatus.SCREENED_OUT
         resp.current_page = None
         resp.answers = {}
 
