@@ -43,6 +43,23 @@ from vakstem.web.render import build_page, preview_page
 PAGE_FIELD = "_page"
 CSRF_FIELD = "_csrf"
 
+#: The quota-full page for a respondent screened out by a quota on an answer (heading, then
+#: paragraphs), Dutch first; the same wording as the quota page at the door (reach_routes).
+SCREENED_OUT_TEXTS: dict[str, tuple[str, ...]] = {
+    "nl": (
+        "Dank u wel voor uw belangstelling",
+        "We hebben voor deze groep al genoeg deelnemers, dus de vragenlijst stopt hier. "
+        "Uw antwoorden zijn niet bewaard.",
+        "U kunt deze pagina sluiten.",
+    ),
+    "en": (
+        "Thank you for your interest",
+        "We already have enough participants in this group, so the questionnaire ends here. "
+        "Your answers have not been kept.",
+        "You can close this page.",
+    ),
+}
+
 Form = dict[str, list[str]]
 
 
@@ -173,6 +190,15 @@ def build_router(web: WebContext) -> APIRouter:
                     t("You have chosen not to take part. None of your answers have been kept."),
                     t("You can close this page."),
                 ],
+                header_title=title,
+                switch=switch,
+            )
+        if state.status is ResponseStatus.SCREENED_OUT:
+            texts = SCREENED_OUT_TEXTS.get(lang, SCREENED_OUT_TEXTS["en"])
+            return web.message_page(
+                language=lang,
+                heading=texts[0],
+                paragraphs=list(texts[1:]),
                 header_title=title,
                 switch=switch,
             )
