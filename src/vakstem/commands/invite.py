@@ -224,6 +224,12 @@ def quota_command(
         0, "--hold", help="Minutes an unfinished response keeps its place (default: setting)."
     ),
     remove: bool = typer.Option(False, "--remove", help="Remove the named quota."),
+    variable: str | None = typer.Option(
+        None, "--variable", help="Quota on an answer: the single-choice question (with --value)."
+    ),
+    value: str | None = typer.Option(
+        None, "--value", help="The answer code of the group (with --variable)."
+    ),
 ) -> None:
     """List a study's quotas, or add, change or remove one."""
     console = Console(soft_wrap=True)
@@ -243,13 +249,19 @@ def quota_command(
                 max_completes,
                 sources=source or None,
                 hold_minutes=hold or settings.quota_hold_minutes,
+                variable=variable,
+                value=value,
             )
         get_study(engine, study)
-        table = Table("quota", "sources", "completes", "running", "max", "status")
+        table = Table("quota", "group", "completes", "running", "max", "status")
         for q in quotas.list_quotas(engine, study):
+            if q.variable is not None:
+                group = f"{q.variable} = {q.value}"
+            else:
+                group = ", ".join(q.sources) if q.sources is not None else "(all)"
             table.add_row(
                 q.name,
-                ", ".join(q.sources) if q.sources is not None else "(all)",
+                group,
                 str(q.completes),
                 str(q.running),
                 str(q.max_completes),
