@@ -236,7 +236,7 @@ def main() -> None:
             f"{r['peak_mb']:>8} "
             f"{r['file_mb']:>8}"
         )
-        for leftover in work.glob(f"klantmanagers.{fmt}*"):
+        for leftover in work.glob("klantmanagers.*"):
             leftover.unlink()
     if not args.db:
         for leftover in work.iterdir():
