@@ -108,12 +108,15 @@ class Dashboard:
     quality: QualityFlags
     test_responses: int
     excluded: int
+    #: Ended by a full quota on an answer: neither completes nor drop-outs.
+    screened_out: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
             "starts": self.starts,
             "completes": self.completes,
             "refused": self.refused,
+            "screened_out": self.screened_out,
             "completion_rate": self.completion_rate,
             "median_duration_s": self.median_duration_s,
             "per_day": [
@@ -312,11 +315,13 @@ def compute_dashboard(
     excluded = sum(1 for r in pool if r.excluded)
     pool = [r for r in pool if not r.excluded]
     refused = sum(1 for r in pool if r.status == "refused")
+    screened_out = sum(1 for r in pool if r.status == "screened_out")
     starts = len(pool)
     completes = sum(1 for r in pool if r.completed)
-    # Refusals end the survey at the consent page; they are not drop-outs of the
-    # questionnaire, so they are left out of the completion rate's denominator.
-    eligible = starts - refused
+    # Refusals end the survey at the consent page and screen-outs at a full answer quota;
+    # neither are drop-outs of the questionnaire, so both are left out of the completion
+    # rate's denominator.
+    eligible = starts - refused - screened_out
     var = breakdown_variable(study)
     by_org: Counter[str] = Counter()
     if var is not None:
@@ -339,6 +344,7 @@ def compute_dashboard(
         quality=quality_flags(study, pool),
         test_responses=test_count,
         excluded=excluded,
+        screened_out=screened_out,
     )
 
 

@@ -205,6 +205,8 @@ def _pages(web: WebContext, auth: ConsoleAuth) -> APIRouter:
         name = form_str(form, "name").strip()
         raw_max = form_str(form, "max_completes").strip()
         sources = [s.strip() for s in form_str(form, "sources").split(",") if s.strip()]
+        variable = form_str(form, "variable").strip() or None
+        value = form_str(form, "value").strip() or None
         if not raw_max.isdigit():
             return await show(
                 request,
@@ -221,11 +223,19 @@ def _pages(web: WebContext, auth: ConsoleAuth) -> APIRouter:
                     int(raw_max),
                     sources=sources or None,
                     hold_minutes=web.settings.quota_hold_minutes,
+                    variable=variable,
+                    value=value,
                 )
             )
         except DomainError as exc:
             return await show(request, access, error=exc.detail, status_code=exc.status)
-        details = {"name": name, "max_completes": int(raw_max), "sources": sources}
+        details = {
+            "name": name,
+            "max_completes": int(raw_max),
+            "sources": sources,
+            "variable": variable,
+            "value": value,
+        }
         await run_in_threadpool(record, access, "quota_set", details)
         return back(study_id)
 
