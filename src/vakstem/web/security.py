@@ -1,0 +1,148 @@
+"""Rate limits on the doors that can be hammered: console login, password reset, and starting
+a response (HTML and API). Security headers, CSRF and the body limit live in `guard.py` and
+the routes; this module only counts.
+
+Privacy by construction: a client is known only by a keyed hash of its address, the key is
+random, held in process memory and replaced every `rotate_seconds` (which also forgets every
+bucket), so no address is ever written anywhere and a hash cannot be linked across periods.
+Several workers each count for themselves; the limits are per process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A token bucket: `burst` requests at once, refilled at `per_minute`."""
+
+    burst: float
+    per_minute: float
+
+
+#: A whole organisation may sit behind one address, so starting responses gets room; guessing
+#: passwords does not.
+DEFAULT_LIMITS: tuple[tuple[re.Pattern[str], str, Limit], ...] = (
+    (re.compile(r"^/console/login$"), "login", Limit(burst=20, per_minute=20)),
+    (re.compile(r"^/console/(forgot|reset/[^/]+)$"), "reset", Limit(burst=5, per_minute=5)),
+    (re.compile(r"^/s/[^/]+$"), "start", Limit(burst=120, per_minute=120)),
+    (re.compile(r"^/api/v1/studies/[^/]+/responses$"), "start", Limit(burst=120, per_minute=120)),
+)
+
+_PAGE = """<!doctype html>
+<html lang="nl"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Even geduld / Please wait</title><link rel="stylesheet" href="/static/vakstem.css">
+</head><body><main>
+<h1>Even geduld</h1>
+<p>Er kwamen veel verzoeken tegelijk van uw netwerk. Probeer het over een minuut opnieuw;
+er is niets verloren gegaan.</p>
+<h2 lang="en">Please wait</h2>
+<p lang="en">Many requests came from your network at once. Please try again in a minute;
+nothing has been lost.</p>
+</main></body></html>"""
+
+
+def monotonic() -> float:
+    """The limiter's clock (a module function, so tests can freeze it)."""
+    return time.monotonic()
+
+
+class RateLimiter:
+    """Token buckets keyed by a rotating keyed hash of the client address."""
+
+    def __init__(
+        self,
+        *,
+        rotate_seconds: float = 3600.0,
+        max_clients: int = 100_000,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.rotate_seconds = rotate_seconds
+        self.max_clients = max_clients
+        self.clock = clock or monotonic
+        self._lock = threading.Lock()
+        self._rotate(self.clock())
+
+    def _rotate(self, now: float) -> None:
+        self._key = secrets.token_bytes(32)
+        self._since = now
+        self._buckets: dict[tuple[str, bytes], tuple[float, float]] = {}
+
+    def client_key(self, address: str) -> bytes:
+        return hashlib.blake2b(address.encode(), key=self._key, digest_size=16).digest()
+
+    def allow(self, door: str, address: str, limit: Limit) -> float:
+        """0 when allowed; otherwise the seconds until a request would be."""
+        now = self.clock()
+        with self._lock:
+            if now - self._since >= self.rotate_seconds:
+                self._rotate(now)
+            if len(self._buckets) >= self.max_clients:
+                # Under a flood from many addresses: forget everyone rather than grow without
+                # bound (a reset only ever lets requests through, never blocks wrongly).
+                self._buckets.clear()
+            key = (door, self.client_key(address))
+            tokens, last = self._buckets.get(key, (limit.burst, now))
+            rate = limit.per_minute / 60.0
+            tokens = min(limit.burst, tokens + (now - last) * rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / rate
+
+    def remembered(self) -> list[tuple[str, bytes]]:
+        """What the limiter holds (for tests: doors and hashes, never an address)."""
+        with self._lock:
+            return list(self._buckets)
+
+
+class RateLimitMiddleware:
+    """Answers 429 (a friendly page, or JSON under /api/) once a client exceeds a door's limit."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limiter: RateLimiter | None = None,
+        limits: tuple[tuple[re.Pattern[str], str, Limit], ...] = DEFAULT_LIMITS,
+    ) -> None:
+        self.app = app
+        self.limiter = limiter or RateLimiter()
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        path = str(scope.get("path", ""))
+        for pattern, door, limit in self.limits:
+            if pattern.match(path):
+                # uvicorn puts the proxy's X-Forwarded-For here when the proxy is trusted.
+                client = scope.get("client")
+                address = str(client[0]) if client else "unknown"
+                wait = self.limiter.allow(door, address, limit)
+                if wait > 0:
+                    await _too_many(path, wait)(scope, receive, send)
+                    return
+                break
+        await self.app(scope, receive, send)
+
+
+def _too_many(path: str, wait: float) -> Response:
+    headers = {"retry-after": str(max(1, int(wait + 0.999)))}
+    if path.startswith("/api/"):
+        body = {"detail": "Te veel verzoeken; probeer het zo opnieuw. / Too many requests."}
+        return JSONResponse(body, status_code=429, headers=headers)
+    return HTMLResponse(_PAGE, status_code=429, headers=headers)
