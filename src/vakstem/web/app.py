@@ -48,6 +48,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(__import__("vakstem.web.console").web.console.build_router(web))
     __import__("vakstem.web.reach_routes").web.reach_routes.install(app, web)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(__import__("vakstem.web.security").web.security.RateLimitMiddleware)
     app.add_middleware(
         GuardMiddleware,
         max_body_bytes=settings.max_body_bytes,
