@@ -5,6 +5,7 @@ of every number in it."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -27,6 +28,7 @@ from vakstem.instrument.schema import Study
 from vakstem.service.types import StudyNotFound
 from vakstem.settings import Settings
 from vakstem.store import DatabaseError, open_database
+from vakstem.store.analysis_runs import AnalysisRunError, save_run
 from vakstem.store.studies import get_study
 
 err = Console(stderr=True, soft_wrap=True)
@@ -83,6 +85,24 @@ def _load(study: str, data: Path | None, database_url: str | None) -> tuple[Stud
         engine.dispose()
 
 
+def _save(study: str, document: dict[str, Any], database_url: str | None) -> None:
+    # Only runs on the store's own data are saved: the findings on the public summary must
+    # describe the study's responses, not some csv file.
+    try:
+        engine = open_database(database_url or Settings().resolved_database_url())
+    except DatabaseError as exc:
+        err.print(f"[red]error:[/red] the results were not stored: {exc}")
+        raise typer.Exit(1) from None
+    try:
+        run_id = save_run(engine, study, document)
+    except (AnalysisRunError, StudyNotFound) as exc:
+        err.print(f"[red]error:[/red] the results were not stored: {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    out.print(f"stored as analysis run {run_id}")
+
+
 def analyse(
     study: str = typer.Argument(
         ..., help="Study id in the database, or (with --data) a study file or shipped study id."
@@ -110,6 +130,11 @@ def analyse(
     ),
     database_url: str | None = typer.Option(
         None, "--database-url", help="Database (default: VAKSTEM_DATABASE_URL or the data folder)."
+    ),
+    no_save: bool = typer.Option(
+        False,
+        "--no-save",
+        help="Do not store the results in the database (stored runs feed the public summary).",
     ),
 ) -> None:
     """Run the study's declared analysis plan and write the report (and JSON)."""
@@ -169,4 +194,6 @@ def analyse(
         if result.status != "ok":
             err.print(f"[yellow]{STEP_TITLES[step]}: {result.status}[/yellow] – {result.message}")
     out.print(f"report: {report}" + (f"  json: {json_out}" if json_out else ""))
+    if data is None and not no_save:
+        _save(study, document, database_url)
     out.print(f"data sha256: {results.reproducibility['data_sha256']}")
