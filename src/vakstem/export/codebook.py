@@ -28,6 +28,7 @@ from vakstem.instrument.expressions import (
     compile_expression,
 )
 from vakstem.instrument.schema import Item, ItemType, Page, Study, Text, text_in
+from vakstem.instrument.textformat import plain_text
 
 LANGUAGES = ("nl", "en")
 
@@ -390,7 +391,8 @@ def _memberships(study: Study, lang: str) -> dict[str, list[ScaleMembership]]:
 
 
 def _t(text: Text | None, lang: str) -> str:
-    return text_in(text, lang, fallback=lang)
+    # The codebook shows plain text: formatting markers (**bold**, links) are stripped.
+    return plain_text(text_in(text, lang, fallback=lang))
 
 
 def _variables_of(

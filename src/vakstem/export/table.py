@@ -22,6 +22,7 @@ from vakstem.analysis.scoring import ScoringError, scale_scores
 from vakstem.export.missing import ExportError, MissingCodes, MissingReason, missing_codes_of
 from vakstem.instrument.names import multiple_choice_column, name_problems
 from vakstem.instrument.schema import Choice, Item, ItemType, Study, text_in
+from vakstem.instrument.textformat import plain_text
 
 #: A cell of the table: text, a whole number (codes included), a decimal, a date, a UTC time.
 Cell = str | int | float | dt.date | dt.datetime | None
@@ -85,6 +86,8 @@ class ResponseRecord:
     current_page: str | None = None
     #: Quality flags (speeder, straightliner, …) as 0/1, when the store has them.
     flags: Mapping[str, int] = field(default_factory=dict)
+    #: Why a researcher excluded this response in the console; None when it is not excluded.
+    exclusion_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,11 +99,15 @@ class ExportOptions:
     with_scores: bool = False
     open_text: bool = False
     language: str | None = None
+    #: Keep responses a researcher excluded in the console (and add the columns `excluded` and
+    #: `exclusion_reason`); by default they are left out.
+    include_excluded: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "completed_only": self.completed_only,
             "include_test": self.include_test,
+            "include_excluded": self.include_excluded,
             "with_scores": self.with_scores,
             "open_text": self.open_text,
             "language": self.language,
@@ -117,6 +124,8 @@ _META_LABELS: dict[str, tuple[str, str]] = {
     "duration_s": ("Duur in seconden", "Duration in seconds"),
     "status": ("Status", "Status"),
     "is_test": ("Testrespons", "Test response"),
+    "excluded": ("Uitgesloten door onderzoeker", "Excluded by a researcher"),
+    "exclusion_reason": ("Reden van uitsluiting", "Reason for exclusion"),
     "flag_speeder": (
         "Snelle invuller (minder dan een derde van de mediane duur)",
         "Speeder (under a third of the median duration)",
@@ -208,7 +217,8 @@ class TableLayout:
     # -- columns ---------------------------------------------------------------------------
 
     def _t(self, text: Any) -> str:
-        return text_in(text, self.language, self.study.default_language)
+        # Variable and value labels are plain text: formatting markers are stripped.
+        return plain_text(text_in(text, self.language, self.study.default_language))
 
     def _item_label(self, item: Item) -> str:
         return self._t(item.label) if item.label is not None else self._t(item.text)
@@ -246,6 +256,9 @@ class TableLayout:
         meta("status", Kind.STRING, Measure.NOMINAL, 10)
         yes_no = _YES_NO["nl" if nl else "en"]
         meta("is_test", Kind.CODE, Measure.NOMINAL, 4, value_labels=yes_no)
+        if self.options.include_excluded:
+            meta("excluded", Kind.CODE, Measure.NOMINAL, 4, value_labels=yes_no)
+            meta("exclusion_reason", Kind.STRING, Measure.NOMINAL, 40)
         for flag in self.flags:
             label = _META_LABELS[flag][0 if nl else 1] if flag in _META_LABELS else flag
             cols.append(
@@ -487,6 +500,10 @@ class TableLayout:
             return r.status
         if name == "is_test":
             return int(r.is_test)
+        if name == "excluded":
+            return int(r.exclusion_reason is not None)
+        if name == "exclusion_reason":
+            return r.exclusion_reason or ""
         return int(r.flags[name]) if name in r.flags else None
 
     def _option_cell(

@@ -1,5 +1,5 @@
 """The Jinja2 environment of the respondent pages (autoescaped; interface texts through `_()`,
-questionnaire texts as escaped paragraphs) and the cache-busting URLs of the static files."""
+questionnaire texts escaped, then formatted) and the cache-busting URLs of the static files."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
+from vakstem.instrument.textformat import plain_text, to_html, to_html_inline
 from vakstem.web.i18n import Catalogues
 
 WEB_DIR = Path(__file__).parent
@@ -18,15 +19,9 @@ STATIC_DIR = WEB_DIR / "static"
 
 
 def paragraphs(text: str | None) -> Markup:
-    """Questionnaire text as HTML paragraphs: blank lines split paragraphs, single newlines break
-    lines. The text is escaped first: study authors write plain text, not HTML."""
-    if not text:
-        return Markup("")
-    blocks = [b.strip() for b in str(text).replace("\r\n", "\n").split("\n\n") if b.strip()]
-    return Markup("").join(
-        Markup("<p>{}</p>").format(Markup("<br>").join(escape(line) for line in b.split("\n")))
-        for b in blocks
-    )
+    """Questionnaire text as HTML blocks with the formatting subset of
+    `vakstem.instrument.textformat` (escaped first: study authors write text, not HTML)."""
+    return to_html(text)
 
 
 def _static_versions() -> dict[str, str]:
@@ -48,6 +43,8 @@ def make_environment() -> Environment:
         undefined=StrictUndefined,
     )
     env.filters["paragraphs"] = paragraphs
+    env.filters["inline"] = to_html_inline
+    env.filters["plain"] = plain_text
     versions = _static_versions()
 
     def static_url(name: str) -> str:
