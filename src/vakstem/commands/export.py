@@ -45,6 +45,12 @@ def export(
         True, "--completed-only/--all", help="Only completed responses, or every response."
     ),
     include_test: bool = typer.Option(False, "--include-test", help="Include test responses."),
+    include_excluded: bool = typer.Option(
+        False,
+        "--include-excluded",
+        help="Keep responses a researcher excluded in the console (left out by default), "
+        "with columns `excluded` and `exclusion_reason`.",
+    ),
     with_scores: bool = typer.Option(
         False, "--with-scores", help="Add the scale scores of the analysis plan as columns."
     ),
@@ -74,6 +80,7 @@ def export(
     options = ExportOptions(
         completed_only=completed_only,
         include_test=include_test,
+        include_excluded=include_excluded,
         with_scores=with_scores,
         open_text=open_text,
         language=language,

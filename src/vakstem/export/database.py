@@ -3,6 +3,8 @@
 Responses are read in pages of `chunk_size` by keyset (started_at, id), with the answers of each
 page fetched in one query, all inside one read transaction so the export is a consistent
 snapshot even while fieldwork goes on. Memory holds one page of responses, never the study.
+Responses a researcher excluded in the console (`response_exclusions`) are left out unless the
+options ask to keep them; then each carries its reason.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from vakstem.export.missing import ExportError
 from vakstem.export.table import ExportOptions, ResponseRecord
 from vakstem.instrument.schema import Study
 from vakstem.service.types import StudyNotFound
+from vakstem.store.accounts import response_exclusions
 from vakstem.store.studies import StoredStudy, get_study, get_version
 from vakstem.store.tables import answers, responses
 
@@ -55,13 +58,29 @@ def open_source(engine: Engine, study_id: str, options: ExportOptions) -> Export
     return ExportSource(engine, stored, versions)
 
 
-def _filters(study_id: str, options: ExportOptions) -> sa.ColumnElement[bool]:
+def _is_excluded() -> sa.Exists:
+    return sa.exists().where(response_exclusions.c.response_id == responses.c.id)
+
+
+def _filters(
+    study_id: str, options: ExportOptions, *, apply_exclusions: bool = True
+) -> sa.ColumnElement[bool]:
     condition = responses.c.study_id == study_id
     if options.completed_only:
         condition = condition & (responses.c.status == "completed")
     if not options.include_test:
         condition = condition & (responses.c.is_test == sa.false())
+    if apply_exclusions and not options.include_excluded:
+        condition = condition & ~_is_excluded()
     return condition
+
+
+def count_excluded(engine: Engine, study_id: str, options: ExportOptions) -> int:
+    """How many responses the other filters of `options` take that a researcher excluded in
+    the console: the number an export with these options leaves out for that reason."""
+    where = _filters(study_id, options, apply_exclusions=False) & _is_excluded()
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).where(where)).scalar_one())
 
 
 def _snapshot(engine: Engine) -> Connection:
@@ -148,6 +167,11 @@ class ResponseReader:
                 r.id, r.version_hash, r.language, r.source, r.status, r.is_test,
                 r.current_page, r.path, r.started_at, r.completed_at,
             ).where(where)  # fmt: skip
+            if self.options.include_excluded:
+                # At most one exclusion per response (its primary key), so no row doubles.
+                query = query.add_columns(response_exclusions.c.reason).outerjoin(
+                    response_exclusions, response_exclusions.c.response_id == r.id
+                )
             if last is not None:
                 query = query.where(
                     (r.started_at > last[0]) | ((r.started_at == last[0]) & (r.id > last[1]))
@@ -182,6 +206,7 @@ class ResponseReader:
                     completed_at=row.completed_at,
                     visited_pages=list(row.path) if row.path is not None else None,
                     current_page=None if row.status == "completed" else row.current_page,
+                    exclusion_reason=row.reason if self.options.include_excluded else None,
                 )
                 for row in page
             ]
