@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from vakstem.analysis.plan import data_from_store
+from vakstem.analysis.plan import PlanOptions, data_from_store, run_plan
 from vakstem.cli import app
 from vakstem.export.api import export_to_file
 from vakstem.export.database import count_excluded
@@ -139,3 +139,16 @@ def test_analysis_data_from_the_store_leaves_excluded_responses_out(
     # The analysis reads every other response, test and unfinished ones included.
     assert {responses["skipper"], responses["dropout"], responses["test"]} <= ids
     assert data.filters["include_excluded"] is False
+
+
+def test_analysis_quality_step_reports_how_many_researchers_excluded(
+    engine: Engine,  # noqa: F811
+    responses: dict[str, str],  # noqa: F811
+    excluded: str,
+) -> None:
+    study = example_study()
+    data = data_from_store(engine, study)
+    assert data.excluded_by_researchers == 1
+    results = run_plan(study, data, PlanOptions(steps=("quality",)))
+    quality = results.to_dict()["steps"]["quality"]
+    assert quality["excluded_by_researchers"] == 1

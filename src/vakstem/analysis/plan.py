@@ -35,6 +35,7 @@ from vakstem.analysis.sem import estimate as sem_estimate
 from vakstem.analysis.sem.engine import GroupData, Model, optimise
 from vakstem.analysis.sem.errors import SemError
 from vakstem.export.api import stream_export
+from vakstem.export.database import count_excluded
 from vakstem.export.formats import TableData
 from vakstem.export.formats.csv_format import iter_csv
 from vakstem.export.missing import missing_codes_of
@@ -76,6 +77,9 @@ class AnalysisData:
     sha256: str
     source: str
     filters: dict[str, Any] = field(default_factory=dict)
+    #: Responses left out because a researcher excluded them in the console (None: not known,
+    #: as for a csv file).
+    excluded_by_researchers: int | None = None
 
 
 def _read_csv_bytes(study: Study, content: bytes, source: str) -> AnalysisData:
@@ -135,7 +139,9 @@ def data_from_store(engine: Engine, study: Study) -> AnalysisData:
     options = _options()
     content = b"".join(stream_export(engine, study.id, "csv", options))
     data = _read_csv_bytes(study, content, f"the database (study {study.id!r})")
-    return AnalysisData(data.frame, data.sha256, data.source, options.as_dict())
+    # The export leaves out responses excluded in the console; the quality step reports them.
+    excluded = count_excluded(engine, study.id, options)
+    return AnalysisData(data.frame, data.sha256, data.source, options.as_dict(), excluded)
 
 
 def data_from_records(
@@ -415,6 +421,7 @@ class _Run:
         )
         self.quality = quality
         result.data.update(quality.to_dict())
+        result.data["excluded_by_researchers"] = self.data.excluded_by_researchers
         kept = self.data.frame[quality.analysed_mask].reset_index(drop=True)
         if kept.empty:
             self.analysis = None
