@@ -124,11 +124,10 @@ def restore(database_url: str, backup_file: Path, *, force: bool = False) -> Non
     if not backup_file.is_file():
         raise BackupError(f"there is no backup file at {backup_file}")
     if url.get_backend_name() != "postgresql":
-        try:
-            with sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True) as check:
-                check.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except sqlite3.DatabaseError:
-            raise BackupError(f"{backup_file} is not a SQLite database backup") from None
+        # SQLite opens a short or empty file as an empty database, so check the header.
+        with backup_file.open("rb") as head:
+            if head.read(16) != b"SQLite format 3\x00":
+                raise BackupError(f"{backup_file} is not a SQLite database backup")
     target = _sqlite_file(url) if url.get_backend_name() != "postgresql" else None
     exists = target is None or target.exists()
     if exists and _has_data(database_url) and not force:
