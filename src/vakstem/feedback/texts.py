@@ -112,6 +112,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "The analysis has not been done yet. The main findings will appear here once the "
         "study has been analysed.",
     ),
+    "findings_caution": (
+        "Deze uitkomsten komen uit de laatste analyse van de antwoorden. Ze laten zien wat "
+        "samengaat, niet wat de oorzaak is. β is de sterkte van de samenhang (van −1 tot 1). "
+        "95%-BI is de marge: ligt 0 daarbuiten, dan is de samenhang duidelijk.",
+        "These findings come from the latest analysis of the answers. They show what goes "
+        "together, not what causes what. β is the strength of the association (from −1 to 1). "
+        "95% CI is the margin: when 0 lies outside it, the association is clear.",
+    ),
     "themes_heading": ("Wat klantmanagers zelf zeggen", "What klantmanagers say themselves"),
     "themes_intro": (
         "We tellen hoe vaak een onderwerp genoemd wordt in de open antwoorden. De antwoorden "

@@ -19,12 +19,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from vakstem.feedback.data import completed_ids, fingerprint, load_feedback_data
+from vakstem.feedback.findings import stored_findings
 from vakstem.feedback.mirror import MirrorService, mirror_scales, render_mirror
 from vakstem.feedback.render import TEMPLATE_DIR as FEEDBACK_TEMPLATES
 from vakstem.feedback.store import public_summary_enabled
 from vakstem.feedback.summary import build_summary, render_summary
 from vakstem.instrument.schema import Study, text_in
 from vakstem.service.types import ResponseNotFound, ResponseState, ResponseStatus
+from vakstem.store.analysis_runs import latest_run_id
 from vakstem.store.studies import get_study
 from vakstem.web.context import WebContext
 from vakstem.web.i18n import N_
@@ -41,7 +43,10 @@ def build_router(web: WebContext) -> APIRouter:
     env = web.env.overlay(
         loader=ChoiceLoader([FileSystemLoader(FEEDBACK_TEMPLATES), web.env.loader])  # type: ignore[list-item]
     )
+    # Keyed by the completed responses and the latest stored analysis run: a new run (findings)
+    # or a new response makes a new page.
     summaries: OrderedDict[tuple[str, str, str], Markup] = OrderedDict()
+    findings = stored_findings(web.engine)
     lock = threading.Lock()
 
     def language_of(requested: str | None, study: Study) -> str:
@@ -103,17 +108,18 @@ def build_router(web: WebContext) -> APIRouter:
     def summary_content(study_id: str, language: str) -> Markup | None:
         if not public_summary_enabled(web.engine, study_id):
             return None
-        key = (study_id, fingerprint(completed_ids(web.engine, study_id)), language)
+        run = latest_run_id(web.engine, study_id)
+        key = (study_id, f"{fingerprint(completed_ids(web.engine, study_id))}/{run}", language)
         with lock:
             cached = summaries.get(key)
         if cached is not None:
             return cached
         data = load_feedback_data(web.engine, study_id)
-        content = render_summary(build_summary(data, language))
+        content = render_summary(build_summary(data, language, findings=findings))
         with lock:
             for old in [k for k in summaries if k[0] == study_id and k[1] != key[1]]:
                 del summaries[old]
-            summaries[(study_id, fingerprint(data.ids), language)] = content
+            summaries[(study_id, f"{fingerprint(data.ids)}/{run}", language)] = content
             while len(summaries) > 32:
                 summaries.popitem(last=False)
         return content
