@@ -157,8 +157,9 @@ def _open_question(
 
 #: Gives plain-language main findings for the summary, or None while there are none. The
 #: analysis plan runner is far too slow for a page request (it fits SEM models with bootstrap
-#: draws), so findings must come from stored results; until such a source is wired in, the
-#: summary says that findings follow after the analysis.
+#: draws), so findings come from stored results: the web page passes
+#: `vakstem.feedback.findings.stored_findings` (the latest stored run); without one the summary
+#: says that findings follow after the analysis.
 FindingsSource = Callable[[FeedbackData, str, Disclosure], "tuple[Finding, ...] | None"]
 
 
