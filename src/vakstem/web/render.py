@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 from vakstem.instrument.schema import Choice, Item, ItemType, Study, text_in
 from vakstem.service.types import ItemError, PageView, ShownItem
+from vakstem.web.conditions_json import page_conditions, script_json
 from vakstem.web.i18n import N_, Catalogues
 
 #: Consent has fixed choices: 1 = yes, 0 = no; their labels come from the interface catalogue.
@@ -114,6 +116,8 @@ class PageModel:
     items: tuple[ItemView, ...]
     can_go_back: bool
     error_summary: tuple[ErrorLink, ...] = field(default=())
+    #: JSON of the live conditions for the page's script (empty when none), see conditions_json.
+    conditions: str = ""
 
     @property
     def percent(self) -> int:
@@ -195,6 +199,7 @@ def build_page(
     catalogues: Catalogues,
     values: Mapping[str, Any],
     errors: Sequence[ItemError] = (),
+    today: date | None = None,
 ) -> PageModel:
     """Everything the page template needs, in `language`, with `values` filled in."""
     by_var = _errors_by_variable(errors)
@@ -307,6 +312,9 @@ def build_page(
         items=tuple(views),
         can_go_back=view.can_go_back,
         error_summary=tuple(summary),
+        conditions=script_json(
+            page_conditions(study, view, values, today or datetime.now(UTC).date())
+        ),
     )
 
 
