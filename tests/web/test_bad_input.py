@@ -40,7 +40,7 @@ def test_form_body_over_64_kb_is_refused(client: TestClient) -> None:
     fields = {**hidden_fields(r.last.text), "toestemming": "1", "x": "a" * (64 * 1024)}
     response = client.post("/s/voorbeeld", data=fields)
     assert response.status_code == 413
-    assert_friendly(response, "Wat u verstuurde is te groot om te accepteren (de grens is 64 KB).")
+    assert_friendly(response, "Wat je stuurde is te groot. De grens is 64 KB.")
 
 
 def test_streamed_body_over_the_limit_is_refused_without_a_length(client: TestClient) -> None:
@@ -69,7 +69,7 @@ def test_json_body_over_the_limit_is_refused(client: TestClient) -> None:
         headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 413
-    assert response.json()["detail"].startswith("Wat u verstuurde is te groot")
+    assert response.json()["detail"].startswith("Wat je stuurde is te groot")
 
 
 @pytest.mark.parametrize("body", [b"toestemming=\xff", b"toestemming=%FF%FE", b"x=%C3%28"])
@@ -80,7 +80,7 @@ def test_form_with_invalid_utf8_is_a_bad_request(client: TestClient, body: bytes
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert response.status_code == 400
-    assert_friendly(response, "geen geldige UTF-8-tekst")
+    assert_friendly(response, "tekens die we niet kunnen lezen")
 
 
 def test_json_with_invalid_utf8_is_a_bad_request(client: TestClient) -> None:
@@ -96,7 +96,7 @@ def test_json_with_invalid_utf8_is_a_bad_request(client: TestClient) -> None:
 def test_form_in_another_format_is_refused(client: TestClient) -> None:
     response = client.post("/s/voorbeeld", files={"toestemming": ("a.txt", b"1")})
     assert response.status_code == 415
-    assert_friendly(response, "Dit formulier is verstuurd in een vorm die wij niet accepteren.")
+    assert_friendly(response, "Dit formulier is verstuurd in een vorm die we niet kunnen lezen.")
 
 
 def test_double_clicked_submit_stores_the_page_once(client: TestClient, engine: Engine) -> None:
@@ -153,8 +153,8 @@ def test_page_submitted_after_the_study_closed_is_refused(
     [
         ("/s/bestaat_niet", "Dit onderzoek bestaat niet. Controleer de link."),
         ("/s/bestaat_niet?lang=en", "This survey does not exist. Please check the link."),
-        ("/s/voorbeeld/r/AAAA-BBBB-CC", "Wij vonden geen antwoorden bij deze code."),
-        ("/s/voorbeeld/r/%3Cscript%3E", "Wij vonden geen antwoorden bij deze code."),
+        ("/s/voorbeeld/r/AAAA-BBBB-CC", "We vinden geen antwoorden bij deze code."),
+        ("/s/voorbeeld/r/%3Cscript%3E", "We vinden geen antwoorden bij deze code."),
         ("/s/bestaat_niet/hervat", "Dit onderzoek bestaat niet."),
         ("/nergens", "Deze pagina bestaat niet. Controleer de link."),
     ],
@@ -172,7 +172,7 @@ def test_unknown_response_in_the_api_is_json(client: TestClient) -> None:
     response = client.get("/api/v1/responses/abc", headers={"Authorization": "Bearer x"})
     assert response.status_code == 404
     assert response.json() == {
-        "detail": "Wij vonden geen antwoorden bij deze code. Controleer de code of de link."
+        "detail": "We vinden geen antwoorden bij deze code. Kijk de code of de link na."
     }
     assert_secure(response)
 

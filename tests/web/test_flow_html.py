@@ -207,8 +207,8 @@ def test_refused_consent_ends_politely_and_keeps_no_answers(
     r.open()
     response = r.submit({"toestemming": "0"})
     assert response.status_code == 200
-    assert r.title() == "Dank u wel voor uw tijd"
-    assert "Geen van uw antwoorden is bewaard." in response.text
+    assert r.title() == "Dank je wel voor je tijd"
+    assert "We hebben geen antwoorden van je bewaard." in response.text
     assert stored_answers(engine) == []
     (row,) = response_rows(engine)
     assert row.status == "refused"
@@ -248,7 +248,7 @@ def test_resume_with_the_code_on_another_device(client: TestClient, engine: Engi
 def test_unknown_resume_code_shows_the_form_again(client: TestClient) -> None:
     response = client.post("/s/voorbeeld/hervat", data={"code": "AAAA-BBBB-CC", "_lang": "nl"})
     assert response.status_code == 404
-    assert "Wij vonden geen antwoorden bij deze code." in response.text
+    assert "We vinden geen antwoorden bij deze code." in response.text
     assert 'aria-invalid="true"' in response.text
 
 

@@ -32,23 +32,22 @@ log = logging.getLogger(__name__)
 #: Texts of these pages, Dutch first (the interface catalogues belong to the respondent pages).
 TEXTS: dict[str, dict[str, str]] = {
     "nl": {
-        "quota_heading": "Dank u wel voor uw belangstelling",
-        "quota_body": "We hebben voor deze groep al genoeg deelnemers, dus de vragenlijst is "
-        "voor nieuwe deelnemers gesloten. Bent u al begonnen? Dan kunt u gewoon afmaken met uw "
-        "code.",
-        "invite_heading": "U bent uitgenodigd",
-        "invite_body": "Met de knop hieronder begint u aan de vragenlijst. Uw antwoorden worden "
-        "nooit gekoppeld aan deze uitnodiging of aan uw e-mailadres.",
+        "quota_heading": "Dank je wel voor je belangstelling",
+        "quota_body": "We hebben voor deze groep al genoeg deelnemers. Nieuwe deelnemers kunnen "
+        "niet meer beginnen. Ben je al begonnen? Dan kun je gewoon afmaken met je code.",
+        "invite_heading": "Je bent uitgenodigd",
+        "invite_body": "Met de knop hieronder begin je aan de vragenlijst. We koppelen je "
+        "antwoorden nooit aan deze uitnodiging of aan je e-mailadres.",
         "start": "Begin met de vragenlijst",
         "decline_link": "Ik wil niet meedoen",
         "used_heading": "Deze uitnodiging is al gebruikt",
         "used_body": "Met deze persoonlijke link is de vragenlijst al begonnen. Ga verder met de "
-        "link of de code die u toen kreeg.",
+        "link of de code die je toen kreeg.",
         "resume": "Verder met mijn code",
-        "declined_heading": "U heeft aangegeven niet mee te doen",
-        "declined_body": "U krijgt geen herinneringen meer. Dank u wel voor het laten weten.",
+        "declined_heading": "Je hebt laten weten dat je niet meedoet",
+        "declined_body": "Je krijgt geen herinneringen meer. Dank je wel dat je het liet weten.",
         "decline_heading": "Niet meedoen?",
-        "decline_body": "Als u bevestigt, krijgt u geen herinneringen meer over dit onderzoek.",
+        "decline_body": "Bevestig je dit? Dan krijg je geen herinneringen meer over dit onderzoek.",
         "decline_confirm": "Ja, ik doe niet mee",
         "invalid_heading": "Deze link werkt niet",
         "invalid_body": "Deze uitnodigingslink bestaat niet of is niet meer geldig.",

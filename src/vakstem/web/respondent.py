@@ -47,10 +47,10 @@ CSRF_FIELD = "_csrf"
 #: paragraphs), Dutch first; the same wording as the quota page at the door (reach_routes).
 SCREENED_OUT_TEXTS: dict[str, tuple[str, ...]] = {
     "nl": (
-        "Dank u wel voor uw belangstelling",
-        "We hebben voor deze groep al genoeg deelnemers, dus de vragenlijst stopt hier. "
-        "Uw antwoorden zijn niet bewaard.",
-        "U kunt deze pagina sluiten.",
+        "Dank je wel voor je belangstelling",
+        "We hebben voor deze groep al genoeg deelnemers. De vragenlijst stopt hier. "
+        "We hebben je antwoorden niet bewaard.",
+        "Je kunt deze pagina sluiten.",
     ),
     "en": (
         "Thank you for your interest",
