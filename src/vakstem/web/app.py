@@ -49,6 +49,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     __import__("vakstem.web.reach_routes").web.reach_routes.install(app, web)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(__import__("vakstem.web.security").web.security.RateLimitMiddleware)
+    app.add_middleware(__import__("vakstem.web.head").web.head.HeadAsGetMiddleware)
     app.add_middleware(
         GuardMiddleware,
         max_body_bytes=settings.max_body_bytes,
