@@ -7,6 +7,7 @@ comes from the deployment settings (`VAKSTEM_DATABASE_URL`, or a SQLite file und
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 
 import typer
@@ -17,6 +18,8 @@ from sqlalchemy.engine import Engine
 
 from vakstem.commands.study import study_app
 from vakstem.instrument.loader import check_text, read_study_file
+from vakstem.service.audit import Actor
+from vakstem.service.console import ConsoleError, change_status
 from vakstem.service.types import StudyNotFound
 from vakstem.settings import Settings
 from vakstem.store import DatabaseError, open_database
@@ -26,7 +29,6 @@ from vakstem.store.studies import (
     get_study,
     list_studies,
     load_study,
-    set_status,
 )
 
 #: Hash characters shown: enough to tell versions apart, short enough to read out.
@@ -97,14 +99,24 @@ def list_command() -> None:
     console.print(table)
 
 
+def _cli_actor() -> Actor:
+    """The audit actor of a command: the command line and the OS user who ran it (no address)."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        user = "unknown user"
+    return Actor.system(f"command line ({user})")
+
+
 def _change(study_id: str, target: StudyStatus) -> None:
     console = Console(soft_wrap=True)
     engine = _engine(console)
     try:
-        set_status(engine, study_id, target)
+        # Recorded in the audit trail like a status change in the console.
+        change_status(engine, study_id, target.value, actor=_cli_actor())
     except StudyNotFound:
         raise _fail(console, f"no study {study_id!r} (see `vakstem study list`)") from None
-    except StudyStatusError as exc:
+    except (StudyStatusError, ConsoleError) as exc:
         raise _fail(console, str(exc)) from None
     finally:
         engine.dispose()
