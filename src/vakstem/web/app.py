@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
-from starlette.staticfiles import StaticFiles
 
 from vakstem.service.responses import ResponseService
 from vakstem.settings import Settings
 from vakstem.store import open_database
-from vakstem.web import api, respondent
+from vakstem.web import api, console, feedback_routes, reach_routes, respondent
 from vakstem.web.context import WebContext
 from vakstem.web.errors import install_error_handlers, request_error_response
 from vakstem.web.guard import GuardMiddleware
+from vakstem.web.head import HeadAsGetMiddleware
 from vakstem.web.i18n import Catalogues
 from vakstem.web.jinja import STATIC_DIR
+from vakstem.web.security import RateLimitMiddleware
+from vakstem.web.static_files import CompressedStaticFiles
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
@@ -44,12 +46,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.web = web
     app.include_router(respondent.build_router(web))
     app.include_router(api.build_router(web))
-    __import__("vakstem.web.feedback_routes").web.feedback_routes.install(app, web)
-    app.include_router(__import__("vakstem.web.console").web.console.build_router(web))
-    __import__("vakstem.web.reach_routes").web.reach_routes.install(app, web)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(__import__("vakstem.web.security").web.security.RateLimitMiddleware)
-    app.add_middleware(__import__("vakstem.web.head").web.head.HeadAsGetMiddleware)
+    feedback_routes.install(app, web)
+    app.include_router(console.build_router(web))
+    reach_routes.install(app, web)
+    app.mount("/static", CompressedStaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(RateLimitMiddleware)
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(
         GuardMiddleware,
         max_body_bytes=settings.max_body_bytes,
