@@ -68,6 +68,13 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/studies/{study_id}/responses/{response_id}/exclusion"): RESEARCHER,
     ("GET", "/api/v1/studies/{study_id}/export"): RESEARCHER,
     ("GET", "/api/v1/studies/{study_id}/audit"): OWNER,
+    ("GET", "/console/studies/{study_id}/reach"): VIEWER,
+    ("GET", "/console/studies/{study_id}/reach/qr/{name}.{kind}"): VIEWER,
+    ("POST", "/console/studies/{study_id}/reach/tags"): OWNER,
+    ("POST", "/console/studies/{study_id}/reach/quotas"): OWNER,
+    ("POST", "/console/studies/{study_id}/reach/invitations"): OWNER,
+    ("GET", "/api/v1/studies/{study_id}/reach"): VIEWER,
+    ("POST", "/api/v1/studies/{study_id}/bounces"): OWNER,
 }
 
 PRINCIPALS = ("anonymous", "outsider", "viewer", "researcher", "owner")
@@ -112,6 +119,8 @@ def _fill(path: str, world: World, principal: str, token_ids: dict[str, int]) ->
         "user_id": str(world.users["spare"].id),
         "token": "not-a-real-reset-token",
         "token_id": str(token_ids.get(principal, 0)),
+        "name": "link",
+        "kind": "svg",
     }
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
@@ -138,7 +147,9 @@ def _request(
 ) -> Any:
     headers = {"authorization": f"Bearer {api_token}"} if api_token else {}
     if url.startswith("/api/"):
-        json = {"reason": "matrix"} if method == "PUT" else None
+        json: dict[str, str] | None = {"reason": "matrix"} if method == "PUT" else None
+        if url.endswith("/bounces"):
+            json = {"email": "nobody@example.org", "reason": "matrix"}
         return client.request(method, url, headers=headers, json=json)
     if method == "POST":
         return client.post(url, data={"csrf": csrf or ""})
@@ -178,7 +189,10 @@ def test_every_route_refuses_or_allows_each_role_as_declared(app: FastAPI, world
                 if status == 303 and expected == {303}:
                     ok = response.headers["location"].startswith("/console/login")
                 if not ok:
-                    failures.append(f"{principal:10} {method:6} {url}: {status}, want {expected}")
+                    failures.append(
+                        f"{principal:10} {method:6} {url}: {status} {response.text[:80]}, "
+                        f"want {expected}"
+                    )
     assert not failures, "\n".join(failures)
 
 

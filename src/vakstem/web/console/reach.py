@@ -90,7 +90,8 @@ def _api(auth: ConsoleAuth) -> APIRouter:
             inv.record_bounce, engine, study_id, body.email, body.reason
         )
         if not found:
-            raise HTTPException(404, detail="no invitee of this study has that address")
+            # 422, not 404: a 404 would read as "no such study" to an API client.
+            raise HTTPException(422, detail="no invitee of this study has that address")
         return Response(status_code=204)
 
     return router
