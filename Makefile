@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# Two test processes: the suite waits on PostgreSQL, subprocesses and Chromium as much as on the CPU.
+PYTEST_WORKERS ?= 2
 UV_VERSION := 0.13.9
 
 .PHONY: install demo test lint format clean browser-deps
@@ -27,7 +29,7 @@ browser-deps:
 	fi
 
 test: install browser-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests
