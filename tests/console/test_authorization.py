@@ -164,6 +164,13 @@ def test_every_route_refuses_or_allows_each_role_as_declared(app: FastAPI, world
     )
     token_ids: dict[str, int] = {}
     api_tokens: dict[str, str] = {}
+    # An invitee, so that the owner's bounce report finds its address (else a 404 of its own).
+    from vakstem.service import invitations
+    from vakstem.settings import Settings
+
+    invitations.import_csv(
+        world.engine, Settings(secret_key="matrix"), "alpha", b"email\nnobody@example.org\n"
+    )
     for name in ("outsider", "viewer", "researcher", "owner"):
         user = world.users[name]
         api_tokens[name] = world.accounts.create_api_token(user, "matrix")

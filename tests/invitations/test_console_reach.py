@@ -158,5 +158,5 @@ def test_api_gives_the_counts_and_records_a_bounce(
     done = client.post(api, json={"email": "Weg@example.org", "reason": "550"}, headers=as_owner)
     assert done.status_code == 204 and inv.summary(engine, "bereik").bounced == 1
     unknown = client.post(api, json={"email": "niemand@example.org"}, headers=as_owner)
-    assert unknown.status_code == 422
+    assert unknown.status_code == 404
     assert client.get("/api/v1/studies/bereik/reach").status_code == 401

@@ -90,8 +90,7 @@ def _api(auth: ConsoleAuth) -> APIRouter:
             inv.record_bounce, engine, study_id, body.email, body.reason
         )
         if not found:
-            # 422, not 404: a 404 would read as "no such study" to an API client.
-            raise HTTPException(422, detail="no invitee of this study has that address")
+            raise HTTPException(404, detail="no invitee of this study has that address")
         return Response(status_code=204)
 
     return router
