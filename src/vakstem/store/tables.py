@@ -116,6 +116,10 @@ responses = sa.Table(
     sa.Column("started_at", UTCDateTime(), nullable=False),
     sa.Column("completed_at", UTCDateTime(), nullable=True),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # Flags set while answering (`honeypot`, `too_fast`), sorted; NULL when there are none.
+    sa.Column("quality_flags", Json, nullable=True),
+    # SHA-256 of the welcome form's one-time key: a repeated POST of that form finds this row.
+    sa.Column("start_nonce", sa.String(64), nullable=True),
     sa.ForeignKeyConstraint(
         ["study_id", "version_hash"],
         ["instrument_versions.study_id", "instrument_versions.hash"],
@@ -125,6 +129,7 @@ responses = sa.Table(
     sa.Index("ix_responses_study_status", "study_id", "status"),
     # The export pages through a study's responses by keyset in this order.
     sa.Index("ix_responses_study_started", "study_id", "started_at", "id"),
+    sa.Index("uq_responses_start_nonce", "start_nonce", unique=True),
 )
 
 answers = sa.Table(
