@@ -31,6 +31,26 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "scales": "Scale scores of the analysis plan.",
         "analysis": "The analysis plan: grouping and clustering variables and models.",
         "closing": "Text on the closing page. " + _TEXT,
+        "privacy": "The privacy statement shown at /s/<id>/privacy; required before the study "
+        "opens.",
+    },
+    "Privacy": {
+        "controllers": "The institutions responsible for the data (joint controllers).",
+        "collected": "What is collected. " + _TEXT,
+        "purpose": "Why: the purpose of the study. " + _TEXT,
+        "legal_basis": "The legal basis under the AVG/GDPR (e.g. public interest). " + _TEXT,
+        "retention": "How long the data are kept, and what happens then. " + _TEXT,
+        "rights": "The respondent's rights; left out, the standard AVG/GDPR text is shown. "
+        + _TEXT,
+        "contact": "Whom respondents write to about their data.",
+    },
+    "PrivacyController": {
+        "name": "The institution's name. " + _TEXT,
+        "contact": "Where to find the institution's own privacy information. " + _TEXT,
+    },
+    "PrivacyContact": {
+        "email": "A role-based address of the research team (not a personal one).",
+        "dpo": "The data-protection officer (functionaris gegevensbescherming). " + _TEXT,
     },
     "Page": {
         "id": "The page's id.",

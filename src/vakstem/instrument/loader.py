@@ -40,6 +40,9 @@ from vakstem.instrument.schema import (
     MatrixRow,
     ModelSpec,
     Page,
+    Privacy,
+    PrivacyContact,
+    PrivacyController,
     Scale,
     Study,
     StudySettings,
@@ -311,7 +314,11 @@ def read_yaml(text: str, filename: str = "<string>") -> tuple[object, SourceMap,
 
 _UNION_TAGS = {"str", "bool", "int", "float", "dict[str,str]", "none"}
 
-_SECTION_MODELS: dict[str, type[BaseModel]] = {"settings": StudySettings, "analysis": AnalysisPlan}
+_SECTION_MODELS: dict[str, type[BaseModel]] = {
+    "settings": StudySettings,
+    "analysis": AnalysisPlan,
+    "privacy": Privacy,
+}
 
 
 def _model_at(path: Path) -> type[BaseModel] | None:
@@ -327,6 +334,8 @@ def _model_at(path: Path) -> type[BaseModel] | None:
         ("pages", "#", "items", "#", "rows", "#"): MatrixRow,
         ("scales", "#"): Scale,
         ("analysis", "models", "#"): ModelSpec,
+        ("privacy", "controllers", "#"): PrivacyController,
+        ("privacy", "contact"): PrivacyContact,
     }
     if len(shape) == 3 and shape[0] == "choice_lists" and shape[2] == "#":
         return Choice

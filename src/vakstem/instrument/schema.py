@@ -162,6 +162,37 @@ class StudySettings(_Model):
     mirror_min: int = Field(default=30, ge=1)
 
 
+class PrivacyController(_Model):
+    """An institution responsible for the processing of the answers (a controller in the sense
+    of the AVG/GDPR; several together are joint controllers)."""
+
+    name: Text
+    #: Where respondents find the institution's own privacy information (a link or address).
+    contact: Text | None = None
+
+
+class PrivacyContact(_Model):
+    """Whom respondents write to about their data."""
+
+    email: str = Field(max_length=254)
+    #: The data-protection officer (functionaris gegevensbescherming), when there is one.
+    dpo: Text | None = None
+
+
+class Privacy(_Model):
+    """The study's privacy statement: who, what, why, how long, rights and contact. A study
+    cannot open without one; respondents read it at `/s/{study}/privacy`."""
+
+    controllers: tuple[PrivacyController, ...]
+    collected: Text
+    purpose: Text
+    legal_basis: Text
+    retention: Text
+    #: The respondent's rights; left out, the standard AVG/GDPR text of the interface is shown.
+    rights: Text | None = None
+    contact: PrivacyContact
+
+
 class Study(_Model):
     """A whole study file."""
 
@@ -178,6 +209,8 @@ class Study(_Model):
     scales: tuple[Scale, ...] = ()
     analysis: AnalysisPlan = AnalysisPlan()
     closing: Text | None = None
+    #: The privacy statement; required before the study opens (not to load a draft).
+    privacy: Privacy | None = None
 
     @field_validator("languages")
     @classmethod

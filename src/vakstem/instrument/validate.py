@@ -7,6 +7,7 @@ names. One function per concern (pyxform style); each problem is located through
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path as FsPath
@@ -396,6 +397,15 @@ def _texts(c: _Checker) -> Iterator[tuple[Text | None, Path, str | None, str | N
         yield scale.description, ("scales", k, "description"), None, None, False
     for k, model in enumerate(s.analysis.models):
         yield model.label, ("analysis", "models", k, "label"), None, None, False
+    if s.privacy is not None:
+        privacy = s.privacy
+        for k, controller in enumerate(privacy.controllers):
+            yield controller.name, ("privacy", "controllers", k, "name"), None, None, True
+            yield controller.contact, ("privacy", "controllers", k, "contact"), None, None, False
+        for field in ("collected", "purpose", "legal_basis", "retention"):
+            yield getattr(privacy, field), ("privacy", field), None, None, True
+        yield privacy.rights, ("privacy", "rights"), None, None, True
+        yield privacy.contact.dpo, ("privacy", "contact", "dpo"), None, None, False
 
 
 def _text_label(c: _Checker, path: Path, page: str | None) -> str:
@@ -411,6 +421,8 @@ def _text_label(c: _Checker, path: Path, page: str | None) -> str:
         return f"scale {c.study.scales[int(path[1])].id!r}: {field}"
     if path[0] == "analysis":
         return f"model {c.study.analysis.models[int(path[2])].id!r}: {field}"
+    if path[0] == "privacy":
+        return format_path(path)
     return {"title": "the study title", "closing": "the closing text"}.get(
         field, f"the study {field}"
     )
@@ -514,6 +526,32 @@ def check_analysis(c: _Checker) -> None:
             )
 
 
+# --- privacy statement ------------------------------------------------------------------------
+
+#: Deliberately loose: one @, no spaces, a dot in the domain. Whether the address is read is
+#: for the team to confirm; this catches a name or a URL typed where the address belongs.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+
+
+def check_privacy(c: _Checker) -> None:
+    """The privacy statement names at least one controller and a usable contact address."""
+    privacy = c.study.privacy
+    if privacy is None:
+        return
+    if not privacy.controllers:
+        c.add(
+            "privacy: controllers is empty; name the institution(s) responsible for the data",
+            ("privacy", "controllers"),
+        )
+    email = privacy.contact.email.strip()
+    if not _EMAIL.match(email):
+        c.add(
+            f"privacy.contact.email: {email!r} is not an e-mail address "
+            "(write it like privacy@example.org)",
+            ("privacy", "contact", "email"),
+        )
+
+
 # --- variable names ---------------------------------------------------------------------------
 
 
@@ -572,6 +610,7 @@ CHECKS = (
     check_scales,
     check_analysis,
     check_names,
+    check_privacy,
 )
 
 

@@ -51,6 +51,7 @@ VAKSTEM_SHEET_KEYS = (
     "settings",
     "scales",
     "analysis",
+    "privacy",
 )
 
 #: The list given to acknowledge questions: their one answer, "OK", is stored as code 1.

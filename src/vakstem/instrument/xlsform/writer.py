@@ -5,7 +5,8 @@ Pages become top-level groups (`style: pages`), matrices `table-list` groups of 
 rows, every study language gets its `label::Nederlands (nl)` columns. What XLSForm has no
 column for is kept in `vakstem_` columns (min/max, max_length, open_text, short labels, the
 consent type, the missing flag of a choice) and in a `vakstem` sheet (description, closing,
-sources, settings, scales and the analysis plan, as JSON); ODK ignores both.
+sources, settings, scales, the analysis plan and the privacy statement, as JSON); ODK ignores
+both.
 """
 
 from __future__ import annotations
@@ -186,10 +187,9 @@ class _Writer:
                 continue
             if value is not None:
                 rows.append({"key": key, "value": json.dumps(value, ensure_ascii=False)})
-        if data.get("analysis"):
-            rows.append(
-                {"key": "analysis", "value": json.dumps(data["analysis"], ensure_ascii=False)}
-            )
+        for key in ("analysis", "privacy"):
+            if data.get(key):
+                rows.append({"key": key, "value": json.dumps(data[key], ensure_ascii=False)})
         return rows
 
 
