@@ -160,3 +160,16 @@ def test_api_gives_the_counts_and_records_a_bounce(
     unknown = client.post(api, json={"email": "niemand@example.org"}, headers=as_owner)
     assert unknown.status_code == 404
     assert client.get("/api/v1/studies/bereik/reach").status_code == 401
+
+
+def test_an_invitation_list_over_64_kb_is_imported(client: TestClient, engine: Engine) -> None:
+    # 3,000 addresses are about 100 KB: past the form limit, well within the CSV limit.
+    csrf = login(client, "eigenaar@example.org")
+    rows = "".join(f"klantmanager.{n:05d}@gemeente-voorbeeld.example.org,nl\n" for n in range(3000))
+    data = ("email,language\n" + rows).encode()
+    assert len(data) > 100 * 1024
+    done = client.post(
+        f"{PAGE}/invitations", data={"csrf": csrf}, files={"file": ("a.csv", data, "text/csv")}
+    )
+    assert done.status_code == 303, done.text[:300]
+    assert inv.summary(engine, "bereik").invited == 3000

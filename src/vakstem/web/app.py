@@ -6,6 +6,8 @@ several workers builds the app through `create_app_from_env` (a factory uvicorn 
 
 from __future__ import annotations
 
+import re
+
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
@@ -13,9 +15,10 @@ from vakstem.service.responses import ResponseService
 from vakstem.settings import Settings
 from vakstem.store import open_database
 from vakstem.web import api, console, feedback_routes, reach_routes, respondent
+from vakstem.web.console.reach import MAX_CSV_BYTES
 from vakstem.web.context import WebContext
 from vakstem.web.errors import install_error_handlers, request_error_response
-from vakstem.web.guard import GuardMiddleware
+from vakstem.web.guard import GuardMiddleware, RouteLimit
 from vakstem.web.head import HeadAsGetMiddleware
 from vakstem.web.i18n import Catalogues
 from vakstem.web.jinja import STATIC_DIR
@@ -57,9 +60,18 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         on_error=lambda scope, status, key: request_error_response(web, scope, status, key),
         behind_tls=settings.behind_tls,
+        route_limits=upload_limits(settings),
     )
     install_error_handlers(app, web)
     return app
+
+
+def upload_limits(settings: Settings) -> tuple[RouteLimit, ...]:
+    """The routes that take a file get the file's own limit instead of the 64 KB form limit."""
+    return (
+        (re.compile(r"/console/studies/[^/]+/versions"), settings.max_upload_bytes),
+        (re.compile(r"/console/studies/[^/]+/reach/invitations"), MAX_CSV_BYTES),
+    )
 
 
 def create_app_from_env() -> FastAPI:

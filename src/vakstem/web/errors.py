@@ -22,7 +22,7 @@ from starlette.types import Scope
 
 from vakstem.service.types import DomainError
 from vakstem.web.context import WebContext
-from vakstem.web.guard import add_security_headers
+from vakstem.web.guard import BODY_LIMIT_KEY, add_security_headers
 from vakstem.web.i18n import DOMAIN_MESSAGES, N_
 
 log = logging.getLogger("vakstem.web")
@@ -80,7 +80,8 @@ def _language(scope: Scope, web: WebContext) -> str:
 def error_response(web: WebContext, scope: Scope, status: int, message: str) -> Response:
     """The error as JSON (API) or as a friendly page; `message` is an untranslated message id."""
     language = _language(scope, web)
-    params: dict[str, Any] = {"kb": web.settings.max_body_bytes // 1024}
+    limit = scope.get(BODY_LIMIT_KEY, web.settings.max_body_bytes)
+    params: dict[str, Any] = {"kb": int(limit) // 1024}
     text = web.catalogues.gettext(language, message)
     if "%(" in text:
         text = text % params

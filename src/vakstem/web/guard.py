@@ -8,7 +8,8 @@ and checked before the route sees it, so routes can trust that their text is val
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
@@ -27,6 +28,16 @@ SECURITY_HEADERS: dict[str, str] = {
 
 #: Builds the friendly error response for a request: (scope, status code, message key).
 ErrorResponder = Callable[[Scope, int, str], Response]
+
+#: Scope key holding the body limit that applied to a request, for the error message.
+BODY_LIMIT_KEY = "vakstem.body_limit"
+
+#: A larger limit for the routes that take file uploads: (path pattern, file limit in bytes).
+RouteLimit = tuple[re.Pattern[str], int]
+
+#: Room on top of a route's file limit for the multipart envelope and the form's other fields,
+#: so a file of exactly the stated size is accepted.
+UPLOAD_ENVELOPE_BYTES = 64 * 1024
 
 
 def add_security_headers(response: Response) -> Response:
@@ -47,9 +58,11 @@ class GuardMiddleware:
         max_body_bytes: int,
         on_error: ErrorResponder,
         behind_tls: bool = False,
+        route_limits: Sequence[RouteLimit] = (),
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.route_limits = tuple(route_limits)
         self.on_error = on_error
         self.headers = dict(SECURITY_HEADERS)
         if behind_tls:
@@ -82,14 +95,16 @@ class GuardMiddleware:
             await self.app(scope, receive, send_with_headers)
             return
 
+        stated, limit = self._limit_for(str(scope.get("path", "")))
+        scope[BODY_LIMIT_KEY] = stated
         request_headers = Headers(scope=scope)
         length = request_headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+        if length is not None and length.isdigit() and int(length) > limit:
             await self._fail(scope, receive, send_with_headers, 413, "too_large")
             return
 
         try:
-            body, more = await self._read(receive)
+            body, more = await self._read(receive, limit)
         except _TooLarge:
             await self._fail(scope, receive, send_with_headers, 413, "too_large")
             return
@@ -113,7 +128,14 @@ class GuardMiddleware:
 
         await self.app(scope, replay, send_with_headers)
 
-    async def _read(self, receive: Receive) -> tuple[bytes, Message | None]:
+    def _limit_for(self, path: str) -> tuple[int, int]:
+        """The limit to state in an error, and the one enforced on the raw body."""
+        for pattern, limit in self.route_limits:
+            if pattern.fullmatch(path):
+                return limit, limit + UPLOAD_ENVELOPE_BYTES
+        return self.max_body_bytes, self.max_body_bytes
+
+    async def _read(self, receive: Receive, limit: int) -> tuple[bytes, Message | None]:
         chunks: list[bytes] = []
         total = 0
         while True:
@@ -122,7 +144,7 @@ class GuardMiddleware:
                 return b"", message
             chunk = message.get("body", b"")
             total += len(chunk)
-            if total > self.max_body_bytes:
+            if total > limit:
                 raise _TooLarge
             chunks.append(chunk)
             if not message.get("more_body", False):

@@ -740,7 +740,7 @@ def build_router(web: WebContext, auth: ConsoleAuth) -> APIRouter:
             "console/versions.html",
             access=access,
             preview=None,
-            max_kb=web.settings.max_body_bytes // 1024,
+            max_kb=web.settings.max_upload_bytes // 1024,
             notice=notice,
         )
 
@@ -792,7 +792,7 @@ def build_router(web: WebContext, auth: ConsoleAuth) -> APIRouter:
             "console/versions.html",
             access=access,
             preview=preview,
-            max_kb=web.settings.max_body_bytes // 1024,
+            max_kb=web.settings.max_upload_bytes // 1024,
         )
 
     def version_problem(
@@ -803,7 +803,7 @@ def build_router(web: WebContext, auth: ConsoleAuth) -> APIRouter:
             "console/versions.html",
             access=access,
             preview=None,
-            max_kb=web.settings.max_body_bytes // 1024,
+            max_kb=web.settings.max_upload_bytes // 1024,
             problems=problems,
             error=error or "the questionnaire has problems; nothing was changed",
             status_code=422,
