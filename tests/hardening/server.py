@@ -43,8 +43,16 @@ def open_study(database_url: str, name: str = "klantmanagers") -> str:
 class Server:
     """One `vakstem serve` process at a time on a fixed port, against `database_url`."""
 
-    def __init__(self, database_url: str, data_dir: Path, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        database_url: str,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        *,
+        workers: int = 1,
+    ):
         self.port = free_port()
+        self.workers = workers
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
@@ -58,7 +66,7 @@ class Server:
     def start(self) -> None:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [str(VAKSTEM), "serve", "--port", str(self.port)],
+                [str(VAKSTEM), "serve", "--port", str(self.port), "--workers", str(self.workers)],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
