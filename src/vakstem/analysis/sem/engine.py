@@ -42,37 +42,136 @@ class Pattern:
 
 @dataclass
 class GroupData:
-    """The data of one group in the model's observed-variable order (NaN = missing)."""
+    """The data of one group in the model's observed-variable order (NaN = missing).
+
+    `weights` counts how often each row is drawn (a bootstrap draw reweights the rows instead
+    of copying them, so the missing-data layout below is built once per fit, not per draw)."""
 
     name: str
     y: Array
-    missing: bool  # FIML by pattern
+    missing: bool  # FIML
+    weights: Array | None = None
     n: int = 0
     mean: Array = field(default_factory=lambda: np.zeros(0))
     cov: Array = field(default_factory=lambda: np.zeros((0, 0)))
-    patterns: list[Pattern] = field(default_factory=list)
+    #: FIML, case by case: the data with 0 for NaN, the observed mask, and the rows grouped by
+    #: how many values they miss (rows, their missing columns as an array rows x k).
+    filled: Array = field(default_factory=lambda: np.zeros((0, 0)))
+    observed: Array = field(default_factory=lambda: np.zeros((0, 0)))
+    missing_sets: list[tuple[NDArray[np.intp], NDArray[np.intp]]] = field(default_factory=list)
+    _patterns: list[Pattern] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.n = int(self.y.shape[0])
+        w = self.row_weights
+        self.n = round(float(w.sum()))
         if not self.missing:
-            self.mean = self.y.mean(axis=0)
+            self.mean = w @ self.y / self.n
             centred = self.y - self.mean
-            self.cov = centred.T @ centred / self.n
+            self.cov = (centred * w[:, None]).T @ centred / self.n
             return
         mask = ~np.isnan(self.y)
-        keys, inverse = np.unique(mask, axis=0, return_inverse=True)
-        for k, key in enumerate(keys):
-            observed = np.flatnonzero(key)
-            if observed.size == 0:
+        self.observed = mask.astype(float)
+        self.filled = np.where(mask, self.y, 0.0)
+        absent = (~mask).sum(axis=1)
+        for k in np.unique(absent):
+            if k == 0:
                 continue
-            rows = np.flatnonzero(inverse.ravel() == k)
-            values = self.y[np.ix_(rows, observed)]
-            mean = values.mean(axis=0)
-            centred = values - mean
-            self.patterns.append(Pattern(observed, rows, mean, centred.T @ centred / rows.size))
+            rows = np.flatnonzero(absent == k)
+            columns = np.nonzero(~mask[rows])[1].reshape(rows.size, int(k))
+            self.missing_sets.append((rows, columns.astype(np.intp)))
         # Starting moments: available-case means and variances.
-        self.mean = np.nanmean(self.y, axis=0)
-        self.cov = np.diag(np.nanvar(self.y, axis=0))
+        counts = w @ self.observed
+        self.mean = (w @ self.filled) / counts
+        centred = (self.filled - self.mean) * self.observed
+        self.cov = np.diag((w @ centred**2) / counts)
+
+    @property
+    def row_weights(self) -> Array:
+        if self.weights is None:
+            return np.ones(self.y.shape[0])
+        return self.weights
+
+    def reweighted(self, weights: Array) -> GroupData:
+        """The same rows drawn `weights` times each (a bootstrap draw), sharing the layout."""
+        if not self.missing:
+            return GroupData(name=self.name, y=self.y, missing=False, weights=weights)
+        other = GroupData.__new__(GroupData)
+        other.__dict__.update(self.__dict__)
+        other.weights = weights
+        other._patterns = None
+        other.n = round(float(weights.sum()))
+        counts = weights @ self.observed
+        with np.errstate(invalid="ignore", divide="ignore"):
+            other.mean = (weights @ self.filled) / counts
+            centred = (self.filled - other.mean) * self.observed
+            other.cov = np.diag((weights @ centred**2) / counts)
+        return other
+
+    @property
+    def patterns(self) -> list[Pattern]:
+        """Cases grouped by missing-data pattern (FIML, unweighted data only)."""
+        if self._patterns is None:
+            if self.weights is not None:
+                raise ValueError("missing-data patterns of a reweighted group are not built")
+            self._patterns = []
+            mask = ~np.isnan(self.y)
+            keys, inverse = np.unique(mask, axis=0, return_inverse=True)
+            for k, key in enumerate(keys):
+                observed = np.flatnonzero(key)
+                if observed.size == 0:
+                    continue
+                rows = np.flatnonzero(inverse.ravel() == k)
+                values = self.y[np.ix_(rows, observed)]
+                mean = values.mean(axis=0)
+                centred = values - mean
+                self._patterns.append(
+                    Pattern(observed, rows, mean, centred.T @ centred / rows.size)
+                )
+        return self._patterns
+
+
+@dataclass
+class CaseState:
+    """One pass of the FIML likelihood over the cases at (mu, Sigma): the log-likelihood, each
+    case's Sigma_oo^-1 (y_o - mu_o) scattered into full length (`z`), and the weighted sum of
+    the inverse conditional covariances of the missing values given the observed ones (`u`,
+    which is also the sum of Sigma - Sigma K_i Sigma)."""
+
+    loglik: float
+    omega: Array
+    z: Array
+    u: Array
+
+
+def fiml_pass(group: GroupData, sigma: Array, mu: Array) -> CaseState | None:
+    """FIML quantities case by case without inverting a matrix per missing-data pattern: with
+    Omega = Sigma^-1, Sigma_oo^-1 = Omega_oo - Omega_om Omega_mm^-1 Omega_mo and
+    log|Sigma_oo| = log|Sigma| + log|Omega_mm|, so a case missing k values costs O(k p), not
+    O(p^3). None unless Sigma is positive definite."""
+    decomposed = inverse_logdet(sigma)
+    if decomposed is None:
+        return None
+    omega, logdet = decomposed
+    w = group.row_weights
+    d = (group.filled - mu) * group.observed
+    z = d @ omega
+    logdets = np.full(d.shape[0], logdet)
+    p = sigma.shape[0]
+    u = np.zeros((p, p))
+    for rows, columns in group.missing_sets:
+        omm = omega[columns[:, :, None], columns[:, None, :]]
+        inv_mm = np.linalg.inv(omm)
+        _sign, logdet_mm = np.linalg.slogdet(omm)
+        logdets[rows] += logdet_mm
+        t = np.take_along_axis(z[rows], columns, axis=1)
+        s = np.einsum("nij,nj->ni", inv_mm, t)
+        z[rows] -= np.einsum("nk,nkp->np", s, omega[columns])
+        np.add.at(u, (columns[:, :, None], columns[:, None, :]), w[rows, None, None] * inv_mm)
+    z *= group.observed
+    quad = np.einsum("ij,ij->i", d, z)
+    counts = group.observed.sum(axis=1)
+    loglik = -0.5 * float(w @ (counts * LOG_2PI + logdets + quad))
+    return CaseState(loglik, omega, z, u)
 
 
 @functools.cache
@@ -289,6 +388,18 @@ class Model:
                 info += pattern.rows.size / self.n_total * sub.T @ weight @ sub
         return info
 
+    def metric(self, theta: Array) -> Array:
+        """The optimiser's metric: the expected information, with missing data approximated
+        by the complete-data one (the exact one sums a p^2 x p^2 matrix per missing-data
+        pattern; the BFGS updates correct the approximation within a few steps)."""
+        if not any(group.missing for group in self.groups):
+            return self.expected_information(theta)
+        info = np.zeros((self.n_free, self.n_free))
+        for g, (group, (sigma, _)) in enumerate(zip(self.groups, self.implied(theta), strict=True)):
+            d = self.delta(theta, g)
+            info += group.n / self.n_total * d.T @ normal_weight(sigma, self.meanstructure) @ d
+        return info
+
     def observed_information(self, theta: Array) -> Array:
         """Hessian of fmin by central differences of the analytic gradient."""
         k = self.n_free
@@ -345,21 +456,20 @@ def group_discrepancy(group: GroupData, sigma: Array, mu: Array) -> float:
 
 def group_discrepancy_gradient(group: GroupData, sigma: Array, mu: Array) -> tuple[Array, Array]:
     """Derivatives of `group_discrepancy` with respect to Sigma (elementwise) and mu."""
-    p = sigma.shape[0]
     if not group.missing:
         inv = np.linalg.inv(sigma)
         d = group.mean - mu
         g_sigma = 0.5 * (inv - inv @ (group.cov + np.outer(d, d)) @ inv)
         return np.asarray(g_sigma, dtype=np.float64), np.asarray(-inv @ d, dtype=np.float64)
-    g_sigma = np.zeros((p, p))
-    g_mu = np.zeros(p)
-    for pattern in group.patterns:
-        o = pattern.observed
-        n_p = pattern.rows.size
-        inv = np.linalg.inv(sigma[pattern.block])
-        d = pattern.mean - mu[o]
-        g_sigma[pattern.block] += n_p * 0.5 * (inv - inv @ (pattern.cov + np.outer(d, d)) @ inv)
-        g_mu[o] += -n_p * (inv @ d)
+    state = fiml_pass(group, sigma, mu)
+    if state is None:
+        raise np.linalg.LinAlgError("the model-implied covariance matrix is not positive definite")
+    w = group.row_weights
+    zw = state.z * w[:, None]
+    omega = state.omega
+    weighted_inverse = float(w.sum()) * omega - omega @ state.u @ omega
+    g_sigma = 0.5 * (weighted_inverse - zw.T @ state.z)
+    g_mu = -zw.sum(axis=0)
     return np.asarray(g_sigma / group.n, dtype=np.float64), np.asarray(
         g_mu / group.n, dtype=np.float64
     )
@@ -368,30 +478,62 @@ def group_discrepancy_gradient(group: GroupData, sigma: Array, mu: Array) -> tup
 def group_loglik(group: GroupData, sigma: Array, mu: Array) -> float:
     """Normal log-likelihood of a group (by missing-data pattern under FIML); -inf unless Sigma
     is positive definite."""
+    if group.missing:
+        state = fiml_pass(group, sigma, mu)
+        return -math.inf if state is None else state.loglik
     decomposed = inverse_logdet(sigma)
     if decomposed is None:
         return -math.inf
-    if not group.missing:
-        inv, logdet = decomposed
-        d = group.mean - mu
-        p = sigma.shape[0]
-        return (
-            -0.5 * group.n * float(p * LOG_2PI + logdet + np.trace(group.cov @ inv) + d @ inv @ d)
-        )
-    total = 0.0
-    for pattern in group.patterns:
+    inv, logdet = decomposed
+    d = group.mean - mu
+    p = sigma.shape[0]
+    return -0.5 * group.n * float(p * LOG_2PI + logdet + np.trace(group.cov @ inv) + d @ inv @ d)
+
+
+def saturated_observed_information(group: GroupData, sigma: Array, mu: Array) -> Array:
+    """Observed unit information of (mu, vech Sigma) under FIML: the Hessian of -loglik/n,
+    analytic. Per pattern with K = Sigma_oo^-1, d = ybar - mu_o and W = S + d d' it is K for
+    the means, K E K d for means x Sigma and 0.5 D'(K kron K(2W - Sigma)K)D for Sigma; the
+    sums over patterns of the Kronecker terms are one matrix product over the stacked
+    patterns instead of a p^2 x p^2 matrix per pattern."""
+    p = sigma.shape[0]
+    patterns = group.patterns
+    count = len(patterns)
+    weighted_k = np.zeros((count, p, p))
+    m_matrix = np.zeros((count, p, p))
+    v = np.zeros((count, p))
+    for i, pattern in enumerate(patterns):
         o = pattern.observed
-        sub = inverse_logdet(sigma[pattern.block])
-        if sub is None:
-            return -math.inf
-        inv, logdet = sub
+        k = np.linalg.inv(sigma[pattern.block])
         d = pattern.mean - mu[o]
-        total += (
-            -0.5
-            * pattern.rows.size
-            * float(o.size * LOG_2PI + logdet + np.trace(pattern.cov @ inv) + d @ inv @ d)
-        )
-    return total
+        w = pattern.cov + np.outer(d, d)
+        share = pattern.rows.size / group.n
+        weighted_k[i][pattern.block] = share * k
+        m_matrix[i][pattern.block] = k @ (2.0 * w - sigma[pattern.block]) @ k
+        v[i, o] = k @ d
+    rows, cols = vech_indices(p)
+    half = np.where(rows == cols, 0.5, 1.0)
+    a_mean = weighted_k.sum(axis=0)
+    # X[a, r, c] = sum over patterns of n_p/n K[a, r] v[c]
+    x = np.einsum("iar,ic->arc", weighted_k, v)
+    a_cross = (x[:, rows, cols] + x[:, cols, rows]) * half
+    # T[(a, b), (c, d)] = sum over patterns of n_p/n K[a, b] M[c, d]
+    t = weighted_k.reshape(count, p * p).T @ m_matrix.reshape(count, p * p)
+    ri, ci = rows[:, None], cols[:, None]
+    rj, cj = rows[None, :], cols[None, :]
+    a_cov = (
+        t[ci * p + cj, ri * p + rj]
+        + t[ci * p + rj, ri * p + cj]
+        + t[ri * p + cj, ci * p + rj]
+        + t[ri * p + rj, ci * p + cj]
+    )
+    a_cov *= 0.5 * np.outer(half, half)
+    out = np.zeros((p + rows.size, p + rows.size))
+    out[:p, :p] = a_mean
+    out[:p, p:] = a_cross
+    out[p:, :p] = a_cross.T
+    out[p:, p:] = a_cov
+    return out
 
 
 def moment_scores(group: GroupData, sigma: Array, mu: Array, meanstructure: bool) -> Array:
@@ -421,35 +563,23 @@ def moment_scores(group: GroupData, sigma: Array, mu: Array, meanstructure: bool
 
 
 def em_saturated(group: GroupData, tol: float = 1e-11, max_iter: int = 5000) -> tuple[Array, Array]:
-    """Saturated mean and covariance of a group with missing values, by EM."""
-    p = group.y.shape[1]
+    """Saturated mean and covariance of a group with missing values, by EM: the E-step's
+    conditional means are mu + Sigma z_i, its conditional covariances sum to the pass's u."""
     mu = group.mean.copy()
     sigma = group.cov.copy()
+    w = group.row_weights
     previous = -math.inf
     for _ in range(max_iter):
-        total_y = np.zeros(p)
-        total_yy = np.zeros((p, p))
-        for pattern in group.patterns:
-            o = pattern.observed
-            m = np.setdiff1d(np.arange(p), o)
-            values = group.y[np.ix_(pattern.rows, o)]
-            filled = np.zeros((pattern.rows.size, p))
-            filled[:, o] = values
-            extra = np.zeros((p, p))
-            if m.size:
-                coef = np.linalg.solve(sigma[np.ix_(o, o)], sigma[np.ix_(o, m)])
-                filled[:, m] = mu[m] + (values - mu[o]) @ coef
-                extra[np.ix_(m, m)] = pattern.rows.size * (
-                    sigma[np.ix_(m, m)] - sigma[np.ix_(m, o)] @ coef
-                )
-            total_y += filled.sum(axis=0)
-            total_yy += filled.T @ filled + extra
-        mu = total_y / group.n
-        sigma = total_yy / group.n - np.outer(mu, mu)
-        current = group_loglik(group, sigma, mu)
-        if abs(current - previous) < tol * max(1.0, abs(current)):
+        state = fiml_pass(group, sigma, mu)
+        if state is None:
+            raise np.linalg.LinAlgError("the EM covariance matrix is not positive definite")
+        if abs(state.loglik - previous) < tol * max(1.0, abs(state.loglik)):
             break
-        previous = current
+        previous = state.loglik
+        expected = mu + state.z @ sigma
+        mu = w @ expected / group.n
+        centred = expected - mu
+        sigma = ((centred * w[:, None]).T @ centred + state.u) / group.n
     return mu, sigma
 
 
@@ -466,7 +596,7 @@ def optimise(model: Model, start: Array, max_iter: int = 500) -> Array:
             "definite; the model may be misspecified"
         )
     converged = False
-    metric = model.expected_information(theta)
+    metric = model.metric(theta)
     previous: tuple[Array, Array] | None = None
     iteration = 0
     for iteration in range(1, max_iter + 1):
@@ -478,9 +608,9 @@ def optimise(model: Model, start: Array, max_iter: int = 500) -> Array:
             metric = model.observed_information(theta)
             eig = np.linalg.eigvalsh(metric)
             if eig[0] <= 1e-12 * max(1.0, eig[-1]):
-                metric = model.expected_information(theta)
+                metric = model.metric(theta)
         elif iteration <= 3 or previous is None:
-            metric = model.expected_information(theta)
+            metric = model.metric(theta)
         else:
             s_step = theta - previous[0]
             y_step = grad - previous[1]
@@ -490,7 +620,7 @@ def optimise(model: Model, start: Array, max_iter: int = 500) -> Array:
             if sy > 1e-12 * math.sqrt(float(s_step @ s_step) * float(y_step @ y_step)) and shs > 0:
                 metric = metric + np.outer(y_step, y_step) / sy - np.outer(hs, hs) / shs
             else:
-                metric = model.expected_information(theta)
+                metric = model.metric(theta)
         previous = (theta, grad)
         try:
             step = np.linalg.solve(metric + 1e-12 * np.eye(len(theta)), grad)

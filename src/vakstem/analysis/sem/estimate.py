@@ -19,11 +19,10 @@ from vakstem.analysis.sem.engine import (
     Model,
     check_information,
     em_saturated,
-    group_discrepancy_gradient,
     group_loglik,
     moment_scores,
     optimise,
-    vech_gradient,
+    saturated_observed_information,
     vech_indices,
 )
 from vakstem.analysis.sem.errors import ConvergenceError, DataError, ModelSpecificationError
@@ -280,33 +279,12 @@ def saturated_moments(groups: list[GroupData]) -> list[tuple[Array, Array]]:
 
 def h1_information(model: Model, g: int, h1: tuple[Array, Array]) -> Array:
     """Unit information of the saturated model of group g (lavaan's 'unstructured' A1):
-    expected for complete data, observed (numerical Hessian) for FIML."""
+    expected for complete data, observed (analytic) for FIML."""
     group = model.groups[g]
     mu, sigma = h1
     if not group.missing:
         return model.h1_weight(sigma)
-    p = sigma.shape[0]
-    rows, cols = vech_indices(p)
-
-    def grad(x: Array) -> Array:
-        m = x[:p]
-        s = np.zeros((p, p))
-        s[rows, cols] = x[p:]
-        s[cols, rows] = x[p:]
-        g_sigma, g_mu = group_discrepancy_gradient(group, s, m)
-        return np.concatenate([g_mu, vech_gradient(g_sigma)])
-
-    x0 = np.concatenate([mu, sigma[rows, cols]])
-    k = x0.size
-    hessian = np.zeros((k, k))
-    for i in range(k):
-        h = 1e-5 * max(1.0, abs(x0[i]))
-        up = x0.copy()
-        down = x0.copy()
-        up[i] += h
-        down[i] -= h
-        hessian[:, i] = (grad(up) - grad(down)) / (2 * h)
-    return (hessian + hessian.T) / 2
+    return saturated_observed_information(group, sigma, mu)
 
 
 def _x_moment_mask(model: Model) -> NDArray[np.bool_]:
