@@ -124,6 +124,22 @@ def test_funnel_counts_reaching_a_page_or_any_later_one() -> None:
     assert steps[0].share == 0.8
 
 
+def test_funnel_shows_screened_out_responses_apart_from_the_lost_ones() -> None:
+    records = [
+        _rec(1),
+        _rec(2, status="screened_out", pages_seen=frozenset({"intro"})),
+        _rec(3, status="screened_out", pages_seen=frozenset({"intro"})),
+        _rec(4, status="active", pages_seen=frozenset({"intro"})),
+        _rec(5, status="screened_out", pages_seen=frozenset({"intro", "block"})),
+    ]
+    steps = funnel(["intro", "block", "end"], records)
+    assert [(s.page_id, s.reached, s.lost, s.screened_out) for s in steps] == [
+        ("intro", 5, 0, 0),
+        ("block", 2, 1, 2),
+        ("end", 1, 0, 1),
+    ]
+
+
 def test_dashboard_leaves_out_test_and_excluded_responses_and_counts_them() -> None:
     records = [
         _rec(1, answers=_varied(1), source="nieuwsbrief", language="nl"),

@@ -23,8 +23,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'vakstem.db'}"
+def db(database_url: str) -> Iterator[str]:
+    url = database_url
     engine: Engine = open_database(url)
     load_study(engine, example_study(), EXAMPLE.read_text("utf-8"))
     set_status(engine, "voorbeeld", "open")
@@ -75,7 +75,17 @@ def test_scores_and_open_text_are_added_only_when_asked(db: str, tmp_path: Path)
     full = (tmp_path / "b.csv").read_text("utf-8").splitlines()[0].split(",")
     assert set(full) - set(plain) == {
         "functie_anders", "uren_toelichting", "behoefte", "beslisruimte", "prestatiedruk",
+        "functie_anders_mis", "uren_toelichting_mis", "behoefte_mis",
     }  # fmt: skip
+    manifest = json.loads((tmp_path / "b.csv.manifest.json").read_text("utf-8"))
+    assert manifest["filters"]["raw_text"] is False
+    code, output = run(
+        "voorbeeld", "--database-url", db, "-o", str(tmp_path / "c.csv"), "--open-text",
+        "--raw-text",
+    )  # fmt: skip
+    assert code == 0, output
+    manifest = json.loads((tmp_path / "c.csv.manifest.json").read_text("utf-8"))
+    assert manifest["filters"]["raw_text"] is True
 
 
 def test_existing_output_is_refused_without_force(db: str, tmp_path: Path) -> None:

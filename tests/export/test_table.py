@@ -24,10 +24,11 @@ def test_columns_follow_questionnaire_order_after_metadata() -> None:
         "completed_at", "duration_s", "status", "is_test",
     ]  # fmt: skip
     assert lay.names[9:] == [
-        "toestemming", "functie", "functie_anders", "provincie", "ervaring", "uren",
-        "in_dienst", "overleg_1", "overleg_2", "overleg_3", "overleg_4", "overleg_m1",
-        "overleg_keer", "br_1", "br_2", "br_3", "br_4", "afspraken", "pa_1", "pa_2", "pa_3",
-        "pa_aantal", "uren_toelichting", "behoefte",
+        "toestemming", "functie", "functie_anders", "functie_anders_mis", "provincie",
+        "ervaring", "uren", "in_dienst", "in_dienst_mis", "overleg_1", "overleg_2", "overleg_3",
+        "overleg_4", "overleg_m1", "overleg_keer", "br_1", "br_2", "br_3", "br_4", "afspraken",
+        "pa_1", "pa_2", "pa_3", "pa_aantal", "uren_toelichting", "uren_toelichting_mis",
+        "behoefte", "behoefte_mis",
     ]  # fmt: skip
 
 
@@ -160,8 +161,10 @@ def test_scale_scores_are_means_after_reverse_keying() -> None:
     # br_3 = 2 reversed on 1..5 is 4; br_4 is weet ik niet, so 3 of 4 items count.
     assert row["beslisruimte"] == pytest.approx((5 + 4 + 4) / 3)
     assert row["prestatiedruk"] == pytest.approx((3 + 2 + 5) / 3)
+    # Too few items answered: the score takes the not-answered code (its empty items mix
+    # not answered and weet ik niet).
     sparse = {**FULL, "br_1": None, "br_2": None}
-    assert _row(lay, record("r2", sparse, path=ALL_PAGES))["beslisruimte"] is None
+    assert _row(lay, record("r2", sparse, path=ALL_PAGES))["beslisruimte"] == -9
 
 
 def test_variable_names_spss_and_stata_cannot_take_are_named() -> None:

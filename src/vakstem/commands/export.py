@@ -59,6 +59,12 @@ def export(
         "--open-text",
         help="Include open answers (left out by default: they may identify people).",
     ),
+    raw_text: bool = typer.Option(
+        False,
+        "--raw-text",
+        help="csv: write text as typed. By default a text starting with = + - @ (or a tab or "
+        "carriage return) gets a ' in front so a spreadsheet does not run it as a formula.",
+    ),
     language: str | None = typer.Option(
         None, "--language", "-l", help="Language of labels (default: the study's first)."
     ),
@@ -84,6 +90,7 @@ def export(
         with_scores=with_scores,
         open_text=open_text,
         language=language,
+        raw_text=raw_text,
     )
     try:
         with Progress(

@@ -80,7 +80,9 @@ _UI: dict[str, dict[str, str]] = {
         "reversed": "omgepoold",
         "possible_missing": "Mogelijke ontbrekende codes",
         "open_text": (
-            "Open antwoord: kan personen herkenbaar maken; alleen in exports met --open-text."
+            "Open antwoord: kan personen herkenbaar maken; alleen in exports met --open-text. "
+            "In csv krijgt een tekst die begint met = + - of @ een ' ervoor (geen formule in "
+            "een spreadsheet; --raw-text laat dat weg)."
         ),
         "missing_choice": "ontbrekend; in exports als {code}",
         "plan": "Analyseplan",
@@ -95,7 +97,9 @@ _UI: dict[str, dict[str, str]] = {
         "sum_rule": "som van de items na ompolen, als minstens {share} beantwoord is",
         "missing_intro": (
             "Elke variabele kan deze codes hebben. Antwoordopties die als ontbrekend gemarkeerd "
-            "zijn (zoals weet ik niet / n.v.t.) tellen niet als schaalpunt."
+            "zijn (zoals weet ik niet / n.v.t.) tellen niet als schaalpunt. Een datum- of "
+            "tekstvariabele blijft leeg; de code staat dan in de kolom <naam>_mis ernaast. "
+            "Een schaalscore die niet te berekenen is krijgt de reden van zijn lege items."
         ),
         "duration_text": (
             "{minutes} minuten als alle vragen getoond worden en de open vragen leeg blijven; "
@@ -139,7 +143,11 @@ _UI: dict[str, dict[str, str]] = {
         "in_scale": "Scale",
         "reversed": "reverse-keyed",
         "possible_missing": "Possible missing codes",
-        "open_text": "Open answer: may identify people; in exports only with --open-text.",
+        "open_text": (
+            "Open answer: may identify people; in exports only with --open-text. In csv a "
+            "text starting with = + - or @ gets a ' in front (no formula in a spreadsheet; "
+            "--raw-text leaves it out)."
+        ),
         "missing_choice": "missing; exported as {code}",
         "plan": "Analysis plan",
         "cluster": "Cluster variable",
@@ -153,7 +161,9 @@ _UI: dict[str, dict[str, str]] = {
         "sum_rule": "sum of the items after reverse-keying, when at least {share} are answered",
         "missing_intro": (
             "Any variable can hold these codes. Answer options marked as missing (such as "
-            "don't know / not applicable) are not scale points."
+            "don't know / not applicable) are not scale points. A date or text variable stays "
+            "empty; its code is then in the column <name>_mis beside it. A scale score that "
+            "cannot be computed gets the reason of its empty items."
         ),
         "duration_text": (
             "{minutes} minutes when every question is shown and the open questions are left "

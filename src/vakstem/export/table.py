@@ -3,8 +3,11 @@
 `TableLayout` turns a `Study` into the columns of the table (metadata, answers, optional scale
 scores) and each `ResponseRecord` into one row of plain Python values. Choice answers become
 their numeric codes, multiple choice one 0/1 column per option, dates become dates, and every
-empty answer gets the code of its reason (see `vakstem.export.missing`). The layout holds no
-more than the chunk of responses it is given, so a caller can stream any number through it.
+empty answer gets the code of its reason (see `vakstem.export.missing`). A date or text column
+cannot hold a numeric code without ceasing to be a date or text column, so it is followed by a
+companion column `<name>_mis` that holds the code of the reason when the cell is empty; scale
+scores take the codes themselves. The layout holds no more than the chunk of responses it is
+given, so a caller can stream any number through it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import pandas as pd
 
 from vakstem.analysis.scoring import ScoringError, scale_scores
 from vakstem.export.missing import ExportError, MissingCodes, MissingReason, missing_codes_of
-from vakstem.instrument.names import multiple_choice_column, name_problems
+from vakstem.instrument.names import MAX_NAME_LENGTH, multiple_choice_column, name_problems
 from vakstem.instrument.schema import Choice, Item, ItemType, Study, text_in
 from vakstem.instrument.textformat import plain_text
 
@@ -63,7 +66,7 @@ class Column:
     has_missing_codes: bool = False
     #: Suggested display width in characters (SPSS "Columns").
     width: int = 8
-    role: str = "answer"  # meta | answer | score
+    role: str = "answer"  # meta | answer | reason | score
     variable: str | None = None
 
 
@@ -102,6 +105,9 @@ class ExportOptions:
     #: Keep responses a researcher excluded in the console (and add the columns `excluded` and
     #: `exclusion_reason`); by default they are left out.
     include_excluded: bool = False
+    #: Write text cells as typed in csv; by default a text starting with = + - @ or a tab or
+    #: carriage return gets a ' in front, so a spreadsheet does not run it as a formula.
+    raw_text: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +117,7 @@ class ExportOptions:
             "with_scores": self.with_scores,
             "open_text": self.open_text,
             "language": self.language,
+            "raw_text": self.raw_text,
         }
 
 
@@ -169,6 +176,17 @@ def score_column(study: Study, scale_id: str) -> str:
     """A scale score's column: the scale id (as the validator checks it), or `score_<id>` when
     the id is also a variable."""
     return f"score_{scale_id}" if scale_id in study.variables() else scale_id
+
+
+#: Suffix of the companion column that says why a date or text cell is empty.
+REASON_SUFFIX = "_mis"
+_REASON_LABEL = {"nl": "Waarom leeg: {label}", "en": "Why empty: {label}"}
+
+
+def reason_column(variable: str) -> str:
+    """Name of the column holding the missing reason of a date or text variable: `<name>_mis`
+    (the name cut so that the whole stays within Stata's 32 characters)."""
+    return f"{variable[: MAX_NAME_LENGTH - len(REASON_SUFFIX)]}{REASON_SUFFIX}"
 
 
 def _is_open(item: Item) -> bool:
@@ -337,6 +355,7 @@ class TableLayout:
                 cols.append(
                     Column(item.id, label, Kind.DATE, Measure.SCALE, width=11, variable=item.id)
                 )
+                cols.append(self._reason_column(item.id, label, missing_labels))
             else:  # text, longtext
                 width = min(item.max_length or 40, 40)
                 cols.append(
@@ -345,15 +364,31 @@ class TableLayout:
                         variable=item.id,
                     )
                 )  # fmt: skip
+                cols.append(self._reason_column(item.id, label, missing_labels))
         if self.options.with_scores:
+            lowest = _lowest_scores(self.study)
             for scale in self.study.scales:
+                floor = lowest.get(scale.id)
+                if floor is not None and floor <= max(self.codes.all()):
+                    raise ExportError(
+                        f"scale {scale.id!r} can score {floor:g}, which overlaps the missing "
+                        f"codes {list(self.codes.all())}; declare other codes in "
+                        "analysis.settings.missing_codes"
+                    )
                 cols.append(
                     Column(
                         score_column(self.study, scale.id), self._t(scale.label), Kind.DECIMAL,
-                        Measure.SCALE, width=8, role="score",
+                        Measure.SCALE, missing_labels, True, width=8, role="score",
                     )
                 )  # fmt: skip
         return cols
+
+    def _reason_column(self, variable: str, label: str, labels: Mapping[int, str]) -> Column:
+        template = _REASON_LABEL["nl" if self.language == "nl" else "en"]
+        return Column(
+            reason_column(variable), template.format(label=label), Kind.CODE, Measure.NOMINAL,
+            labels, True, width=4, role="reason", variable=variable,
+        )  # fmt: skip
 
     @property
     def names(self) -> list[str]:
@@ -371,6 +406,9 @@ class TableLayout:
                 plan.append((_META, col.name, None, False))
                 continue
             if col.role == "score" or col.variable is None:
+                continue
+            if col.role == "reason":
+                plan.append((_REASON, col.variable, None, True))
                 continue
             item = by_variable[col.variable]
             missing = self._missing_choice.get(item.choices or "", frozenset())
@@ -447,6 +485,8 @@ class TableLayout:
                 append(float(value))
             elif op == _DATE:
                 append(_date(value, variable, record))
+            elif op == _REASON:
+                append(None)
             else:
                 append(str(value))
         return tuple(cells)
@@ -461,9 +501,34 @@ class TableLayout:
         if not self.options.with_scores or not self.study.scales or not rows:
             return rows
         scores = self._scores(records)
+        for record, score in zip(records, scores, strict=True):
+            if None in score:
+                self._score_reasons(record, score)
         return [row + tuple(score) for row, score in zip(rows, scores, strict=True)]
 
-    def _scores(self, records: Sequence[ResponseRecord]) -> list[list[float | None]]:
+    def _score_reasons(self, record: ResponseRecord, score: list[Cell]) -> None:
+        """Fill in the missing code of each scale score that could not be computed: the reason
+        its unscored items share (all dropped out, all hidden, all don't know), else not
+        answered (too few of its items were answered)."""
+        why = _Reasons(self, record, self._shape(self._study_of(record.instrument_version)))
+        by_variable = {v: item for _p, item in self.study.items() for v in item.variables()}
+        for i, scale in enumerate(self.study.scales):
+            if score[i] is not None:
+                continue
+            reasons: set[MissingReason] = set()
+            for variable in scale.items:
+                value = record.answers.get(variable)
+                if value is None:
+                    reasons.add(why.reason(variable))
+                    continue
+                item = by_variable.get(variable)
+                missing = self._missing_choice.get(item.choices or "", frozenset()) if item else ()
+                if value in missing:
+                    reasons.add(MissingReason.DONT_KNOW)
+            reason = reasons.pop() if len(reasons) == 1 else MissingReason.NOT_ANSWERED
+            score[i] = self.codes.code(reason)
+
+    def _scores(self, records: Sequence[ResponseRecord]) -> list[list[Cell]]:
         variables = sorted({v for scale in self.study.scales for v in scale.items})
         frame = pd.DataFrame(
             {v: [_number_or_none(r.answers.get(v)) for r in records] for v in variables},
@@ -520,7 +585,39 @@ class TableLayout:
         return int(code in chosen)
 
 
-_META, _CODE, _OPTION, _INTEGER, _DECIMAL, _DATE, _TEXT = range(7)
+_META, _CODE, _OPTION, _INTEGER, _DECIMAL, _DATE, _TEXT, _REASON = range(8)
+
+
+def _lowest_scores(study: Study) -> dict[str, float]:
+    """The lowest score each scale can take, for the scales whose items all have a known
+    lowest value (the smallest substantive choice code, or an item's declared minimum)."""
+    by_variable = {v: item for _p, item in study.items() for v in item.variables()}
+    lowest: dict[str, float] = {}
+    for scale in study.scales:
+        floors: list[float] = []
+        for variable in scale.items:
+            item = by_variable.get(variable)
+            if item is None:
+                break
+            codes = [c.code for c in study.choices_of(item) if not c.missing]
+            if codes:
+                floors.append(float(min(codes)))
+            elif item.min is not None:
+                floors.append(float(item.min))
+            else:
+                break
+        else:
+            if not floors:
+                continue
+            # A mean lies between its items' bounds; a sum of answered items is at least the
+            # sum of the negative floors (an unanswered item adds nothing).
+            if scale.scoring == "sum":
+                lowest[scale.id] = (
+                    sum(f for f in floors if f < 0) if min(floors) < 0 else min(floors)
+                )
+            else:
+                lowest[scale.id] = min(floors)
+    return lowest
 
 
 class _Shape:
@@ -567,6 +664,10 @@ class _Reasons:
         else:
             seen = set(visited)
             reached_until = max((shape.index[p] for p in visited if p in shape.index), default=-1)
+        #: Ended by a full quota on an answer: the rest of the questionnaire was never meant
+        #: for this respondent (and none of their answers are kept), so every item is not
+        #: applicable, as for an item a condition hides, and never a drop-out.
+        self.screened_out = record.status == "screened_out"
         if record.status in ("withdrawn", "refused"):
             # Nothing is kept of a withdrawn or refused response: no page counts as answered.
             seen = set()
@@ -591,7 +692,7 @@ class _Reasons:
 
     def reason(self, variable: str) -> MissingReason:
         place = self.shape.place.get(variable)
-        if place is None:
+        if place is None or self.screened_out:
             # A variable absent from the response's own version was never asked.
             return MissingReason.NOT_APPLICABLE
         i, item = place

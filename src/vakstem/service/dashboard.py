@@ -70,8 +70,11 @@ class FunnelStep:
     reached: int
     #: Share of all starts that reached this page (0..1).
     share: float
-    #: Responses lost between the previous page and this one.
+    #: Responses lost between the previous page and this one (drop-outs, not screen-outs).
     lost: int
+    #: Responses a full answer quota ended between the previous page and this one: they left
+    #: by design, so they are shown apart and not counted as lost.
+    screened_out: int = 0
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,13 @@ class Dashboard:
                 for d in self.per_day
             ],
             "funnel": [
-                {"page": s.page_id, "reached": s.reached, "share": s.share, "lost": s.lost}
+                {
+                    "page": s.page_id,
+                    "reached": s.reached,
+                    "share": s.share,
+                    "lost": s.lost,
+                    "screened_out": s.screened_out,
+                }
                 for s in self.funnel
             ],
             "by_source": dict(self.by_source),
@@ -170,11 +179,13 @@ def funnel(page_ids: Sequence[str], records: Sequence[ResponseRecord]) -> tuple[
     """How many responses reached each page, in questionnaire order.
 
     A response counts as having reached a page when it was shown that page, or any later one
-    (a page hidden by a condition is skipped, not a drop-out).
+    (a page hidden by a condition is skipped, not a drop-out). A response a full answer quota
+    ended counts as screened out before the page after the last one it was shown, not as lost.
     """
     starts = len(records)
     position = {page: i for i, page in enumerate(page_ids)}
     furthest: list[int] = []
+    screened: Counter[int] = Counter()
     for r in records:
         seen = [position[p] for p in r.pages_seen if p in position]
         if r.completed:
@@ -183,6 +194,8 @@ def funnel(page_ids: Sequence[str], records: Sequence[ResponseRecord]) -> tuple[
             furthest.append(max(seen))
         else:
             furthest.append(-1)
+        if r.status == "screened_out":
+            screened[furthest[-1] + 1] += 1
     steps = []
     previous = starts
     for i, page in enumerate(page_ids):
@@ -192,7 +205,8 @@ def funnel(page_ids: Sequence[str], records: Sequence[ResponseRecord]) -> tuple[
                 page_id=page,
                 reached=reached,
                 share=(reached / starts) if starts else 0.0,
-                lost=previous - reached,
+                lost=previous - reached - screened[i],
+                screened_out=screened[i],
             )
         )
         previous = reached
