@@ -74,7 +74,9 @@ class QualityFlagger:
         return False
 
     def _duplicate(self, answers: Any) -> bool:
-        answered = sorted((k, repr(v)) for k, v in answers.items() if v not in (None, ""))
+        # Keys are unique, so sorting never compares values; one repr of the whole list
+        # instead of one per answer.
+        answered = sorted((k, v) for k, v in answers.items() if v is not None and v != "")
         if len(answered) < DUPLICATE_MIN_ANSWERED:
             return False
         key = hashlib.blake2b(repr(answered).encode(), digest_size=16).digest()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from vakstem.analysis.scoring import ScoringError, scale_scores
@@ -231,6 +232,7 @@ class TableLayout:
             for name, choices in study.choice_lists.items()
         }
         self._plan = self._build_plan()
+        self._item_of = {v: item for _p, item in study.items() for v in item.variables()}
 
     # -- columns ---------------------------------------------------------------------------
 
@@ -511,7 +513,7 @@ class TableLayout:
         its unscored items share (all dropped out, all hidden, all don't know), else not
         answered (too few of its items were answered)."""
         why = _Reasons(self, record, self._shape(self._study_of(record.instrument_version)))
-        by_variable = {v: item for _p, item in self.study.items() for v in item.variables()}
+        by_variable = self._item_of
         for i, scale in enumerate(self.study.scales):
             if score[i] is not None:
                 continue
@@ -530,10 +532,15 @@ class TableLayout:
 
     def _scores(self, records: Sequence[ResponseRecord]) -> list[list[Cell]]:
         variables = sorted({v for scale in self.study.scales for v in scale.items})
-        frame = pd.DataFrame(
-            {v: [_number_or_none(r.answers.get(v)) for r in records] for v in variables},
-            dtype="float64",
-        )
+        columns_in: dict[str, np.ndarray[Any, Any]] = {}
+        for v in variables:
+            values = [r.answers.get(v) for r in records]
+            try:
+                # Answers are whole numbers or None (NaN here): numpy converts a chunk at once.
+                columns_in[v] = np.array(values, dtype="float64")
+            except (TypeError, ValueError):
+                columns_in[v] = np.array([_number_or_none(x) for x in values], dtype="float64")
+        frame = pd.DataFrame(columns_in, copy=False)
         try:
             scores = scale_scores(self.study, frame)
         except ScoringError as exc:
