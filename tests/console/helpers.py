@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
+from tests.service.factories import PRIVACY_DATA
 
 from vakstem.instrument.schema import Study
 from vakstem.service.accounts import Accounts, Policy, Role, User
@@ -42,6 +43,7 @@ def small_study(study_id: str, version: str = "1", extra_item: bool = False) -> 
                 {"id": "p1", "title": "Werk", "items": items},
                 {"id": "p2", "items": [{"id": "jaren", "type": "integer", "text": "Jaren"}]},
             ],
+            "privacy": PRIVACY_DATA,
         }
     )
 

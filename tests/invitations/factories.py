@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.engine import Engine
+from tests.service.factories import PRIVACY
 
 from vakstem.instrument.dump import dump_study_yaml
 from vakstem.instrument.schema import Choice, Item, ItemType, Page, Study
@@ -22,6 +23,7 @@ def reach_study(study_id: str = "bereik") -> Study:
         title={"nl": "Bereiksonderzoek", "en": "Reach study"},
         languages=("nl", "en"),
         sources=SOURCES,
+        privacy=PRIVACY,
         choice_lists={"janee": (Choice(code=1, label="Ja"), Choice(code=0, label="Nee"))},
         pages=(
             Page(

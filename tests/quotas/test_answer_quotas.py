@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from tests.invitations.factories import SOURCES, load_open, opened
+from tests.service.factories import PRIVACY
 
 from vakstem.instrument.schema import Choice, Item, ItemType, Page, Study
 from vakstem.service.quotas import QuotaError, has_room, list_quotas, set_quota
@@ -29,6 +30,7 @@ def screening_study() -> Study:
         title={"nl": "Screening", "en": "Screening"},
         languages=("nl", "en"),
         sources=SOURCES,
+        privacy=PRIVACY,
         choice_lists={
             "orgtype": tuple(Choice(code=c, label=f"type {c}") for c in (1, 2, 3, 4)),
             "janee": (Choice(code=1, label="Ja"), Choice(code=0, label="Nee")),

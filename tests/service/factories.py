@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from vakstem.instrument.schema import Choice, Item, ItemType, MatrixRow, Page, Study
+from vakstem.instrument.schema import (
+    Choice,
+    Item,
+    ItemType,
+    MatrixRow,
+    Page,
+    Privacy,
+    PrivacyContact,
+    PrivacyController,
+    Study,
+)
 
 EENS = (
     Choice(code=1, label={"nl": "Oneens", "en": "Disagree"}),
@@ -13,6 +23,19 @@ EENS = (
     Choice(code=3, label={"nl": "Eens", "en": "Agree"}),
     Choice(code=9, label={"nl": "Weet ik niet", "en": "Don't know"}, missing=True),
 )
+#: A privacy statement for test studies: a study cannot open without one. Plain strings, so
+#: it fits a study in any languages.
+PRIVACY = Privacy(
+    controllers=(PrivacyController(name="Proefinstelling"),),
+    collected="Antwoorden op de vragen.",
+    purpose="Het testen van Vakstem.",
+    legal_basis="Toestemming.",
+    retention="Dertig dagen.",
+    contact=PrivacyContact(email="privacy@example.org"),
+)
+#: `PRIVACY` as study-file data, for studies built from dicts or written as YAML.
+PRIVACY_DATA: dict[str, Any] = PRIVACY.model_dump(mode="json", exclude_defaults=True)
+
 KLEUREN = tuple(Choice(code=c, label=f"kleur {c}") for c in range(1, 9))
 JANEE = (Choice(code=1, label="Ja"), Choice(code=0, label="Nee"))
 
@@ -29,6 +52,7 @@ def study(*pages: Page, id: str = "proef", **fields: Any) -> Study:
     fields.setdefault("title", {"nl": "Proefonderzoek", "en": "Pilot study"})
     fields.setdefault("languages", ("nl", "en"))
     fields.setdefault("choice_lists", {"eens": EENS, "kleuren": KLEUREN, "janee": JANEE})
+    fields.setdefault("privacy", PRIVACY)
     return Study(id=id, pages=pages, **fields)
 
 

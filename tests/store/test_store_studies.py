@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from tests.service.factories import PRIVACY
 
 from vakstem.instrument.schema import Item, ItemType, Page, Study
 from vakstem.service.types import StudyNotFound
@@ -31,6 +32,7 @@ def small_study(question: str = "Hoe oud bent u?", version: str = "1") -> Study:
         id="klein",
         version=version,
         title="Klein onderzoek",
+        privacy=PRIVACY,
         pages=(
             Page(
                 id="p1",

@@ -63,6 +63,8 @@ def load(file: Path = typer.Argument(..., help="The study file (YAML) to store."
     try:
         digest, created = load_study(engine, study, text)
         status = get_study(engine, study.id).status.value
+    except StudyStatusError as exc:
+        raise _fail(console, f"{file} was not loaded: {exc}") from None
     finally:
         engine.dispose()
     what = "new version" if created else "unchanged, already stored"

@@ -25,7 +25,7 @@ from vakstem.instrument.xlsform import ImportReport, read_xlsform, write_xlsform
 from vakstem.instrument.xlsform.unsupported import Finding
 from vakstem.settings import Settings
 from vakstem.store import DatabaseError, open_database
-from vakstem.store.studies import load_study
+from vakstem.store.studies import StudyStatusError, load_study
 
 #: Hash characters shown (as `vakstem study load` does).
 SHORT_HASH = 12
@@ -87,6 +87,8 @@ def _store(console: Console, study: Study, text: str) -> None:
         raise _fail(console, str(exc)) from None
     try:
         digest, created = load_study(engine, study, text)
+    except StudyStatusError as exc:
+        raise _fail(console, f"{study.id} was not stored: {exc}") from None
     finally:
         engine.dispose()
     what = "new version" if created else "unchanged, already stored"

@@ -51,6 +51,21 @@ class VersionRejected(ConsoleError):
         self.problems = list(problems)
 
 
+class PrivacyRequired(ConsoleError):
+    """The study cannot open, or an open study cannot take a new version, without a privacy
+    statement (the store's `PrivacyStatementMissing`)."""
+
+    code = "privacy_required"
+    status = 409
+
+
+class PrivacyVersionRejected(VersionRejected):
+    """An uploaded version has no privacy statement while the study is open."""
+
+    code = "privacy_required"
+    status = 409
+
+
 @dataclass(frozen=True)
 class ResponseRow:
     id: str
@@ -409,6 +424,8 @@ def change_status(engine: Engine, study_id: str, target: str, *, actor: Actor) -
     before = store_studies.get_study(engine, study_id).status
     try:
         after = store_studies.set_status(engine, study_id, target)
+    except store_studies.PrivacyStatementMissing as exc:
+        raise PrivacyRequired(str(exc)) from None
     except store_studies.StudyStatusError as exc:
         raise ConsoleError(str(exc)) from None
     # set_status commits on its own; the entry follows right after it.
@@ -479,6 +496,11 @@ def preview_version(engine: Engine, study_id: str, source_text: str) -> VersionP
             [f"study.yaml: id is {study.id!r}, but this study is {study_id!r}"],
         )
     current = store_studies.get_study(engine, study_id)
+    if current.status is store_studies.StudyStatus.OPEN and study.privacy is None:
+        raise PrivacyVersionRejected(
+            store_studies.NO_PRIVACY_WHILE_OPEN,
+            ["study.yaml: privacy: missing; an open study must keep its privacy statement"],
+        )
     diff = difflib.unified_diff(
         _canonical_yaml(current.study),
         _canonical_yaml(study),
@@ -500,7 +522,11 @@ def preview_version(engine: Engine, study_id: str, source_text: str) -> VersionP
 def publish_version(engine: Engine, study_id: str, source_text: str, *, actor: Actor) -> str:
     """Store the uploaded questionnaire as the study's current version; returns its hash."""
     preview = preview_version(engine, study_id, source_text)
-    digest, new = store_studies.load_study(engine, preview.study, source_text)
+    try:
+        digest, new = store_studies.load_study(engine, preview.study, source_text)
+    except store_studies.PrivacyStatementMissing as exc:
+        # The study was opened between the preview and this store.
+        raise PrivacyVersionRejected(str(exc), ["study.yaml: privacy: missing"]) from None
     with engine.begin() as conn:
         audit.record(
             conn,

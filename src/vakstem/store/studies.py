@@ -44,6 +44,25 @@ class StudyStatusError(ValueError):
     """A status change that fieldwork rules do not allow (message says which and why)."""
 
 
+class PrivacyStatementMissing(StudyStatusError):
+    """The study would be open without a privacy statement (its current version has no
+    `privacy` block). Respondents must be able to read who keeps their answers, why and how
+    long before they give any."""
+
+
+#: The message of `PrivacyStatementMissing` when opening; the console shows it translated.
+NO_PRIVACY_TO_OPEN = (
+    "This study has no privacy statement, so it cannot open. Add a privacy block to the study "
+    "file (who is responsible, what is collected and why, how long it is kept, the "
+    "respondent's rights and a contact) and load it as a new version."
+)
+#: The message when a new version without one would replace the version of an open study.
+NO_PRIVACY_WHILE_OPEN = (
+    "This study is open, so a new version needs a privacy statement: add the privacy block "
+    "to the study file."
+)
+
+
 class VersionNotFound(LookupError):
     """No instrument version with this hash for this study."""
 
@@ -106,7 +125,8 @@ def load_study(
     """Store `study` as its study's current version; returns (version hash, whether it is new).
 
     Loading content that is already stored (the current or an earlier version) adds no row; it
-    only makes that version current again. A new study starts as a draft.
+    only makes that version current again. A new study starts as a draft. An open study keeps
+    its privacy statement: a version without one is refused (`PrivacyStatementMissing`).
     """
     now = now or _now()
     digest = version_hash(study)
@@ -126,8 +146,10 @@ def _load(
     conn: Connection, study: Study, digest: str, model_json: str, source_text: str, now: datetime
 ) -> bool:
     row = conn.execute(
-        sa.select(studies.c.id).where(studies.c.id == study.id).with_for_update()
+        sa.select(studies.c.id, studies.c.status).where(studies.c.id == study.id).with_for_update()
     ).first()
+    if row is not None and row.status == StudyStatus.OPEN.value and study.privacy is None:
+        raise PrivacyStatementMissing(NO_PRIVACY_WHILE_OPEN)
     if row is None:
         conn.execute(
             studies.insert().values(
@@ -271,7 +293,8 @@ def list_studies(engine: Engine) -> list[StudyListing]:
 def set_status(
     engine: Engine, study_id: str, status: StudyStatus | str, *, now: datetime | None = None
 ) -> StudyStatus:
-    """Move a study to `status` if fieldwork rules allow it; returns the new status."""
+    """Move a study to `status` if fieldwork rules allow it; returns the new status. Opening
+    needs a privacy statement in the current version (`PrivacyStatementMissing`)."""
     try:
         target = StudyStatus(status)
     except ValueError:
@@ -280,7 +303,9 @@ def set_status(
     now = now or _now()
     with write_transaction(engine) as conn:
         row = conn.execute(
-            sa.select(studies.c.status).where(studies.c.id == study_id).with_for_update()
+            sa.select(studies.c.status, studies.c.current_version)
+            .where(studies.c.id == study_id)
+            .with_for_update()
         ).first()
         if row is None:
             raise StudyNotFound(f"no study {study_id!r}", study=study_id)
@@ -297,12 +322,28 @@ def set_status(
             raise StudyStatusError(
                 f"study {study_id!r} cannot go from {current.value} to {target.value} ({hint})"
             )
+        if target is StudyStatus.OPEN and not _has_privacy(conn, study_id, row.current_version):
+            raise PrivacyStatementMissing(NO_PRIVACY_TO_OPEN)
         conn.execute(
             studies.update()
             .where(studies.c.id == study_id)
             .values(status=target.value, updated_at=now)
         )
     return target
+
+
+def _has_privacy(conn: Connection, study_id: str, digest: str | None) -> bool:
+    """Whether the version `digest` of the study has a privacy statement. Every path that opens
+    a study (console, `vakstem study open`, the demo) goes through `set_status`; a fieldwork
+    window never opens a study by itself (it only limits when an open study accepts answers)."""
+    if digest is None:
+        return False
+    model_json = conn.execute(
+        sa.select(instrument_versions.c.model_json).where(
+            instrument_versions.c.study_id == study_id, instrument_versions.c.hash == digest
+        )
+    ).scalar()
+    return model_json is not None and _parse(model_json).privacy is not None
 
 
 def set_fieldwork(

@@ -14,7 +14,14 @@ from sqlalchemy.engine import Engine
 from vakstem.service.responses import ResponseService
 from vakstem.settings import Settings
 from vakstem.store import open_database
-from vakstem.web import api, console, feedback_routes, reach_routes, respondent
+from vakstem.web import (
+    api,
+    console,
+    feedback_routes,
+    privacy_routes,
+    reach_routes,
+    respondent,
+)
 from vakstem.web.console.reach import MAX_CSV_BYTES
 from vakstem.web.context import WebContext
 from vakstem.web.errors import install_error_handlers, request_error_response
@@ -52,6 +59,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     feedback_routes.install(app, web)
     app.include_router(console.build_router(web))
     reach_routes.install(app, web)
+    privacy_routes.install(app, web)
     app.mount("/static", CompressedStaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(HeadAsGetMiddleware)

@@ -18,11 +18,13 @@ from sqlalchemy.engine import Engine
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from vakstem.instrument.schema import Study
 from vakstem.service.responses import ResponseService
 from vakstem.service.types import ResponseState
 from vakstem.settings import Settings
 from vakstem.web.i18n import Catalogues
 from vakstem.web.jinja import make_environment, render_template
+from vakstem.web.privacy_routes import privacy_path
 
 #: Interface languages and how each names itself in the switch.
 LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}
@@ -78,8 +80,20 @@ class WebContext:
         return options if len(options) > 1 else []
 
     def render(
-        self, name: str, *, language: str, status_code: int = 200, **context: Any
+        self,
+        name: str,
+        *,
+        language: str,
+        status_code: int = 200,
+        study: Study | None = None,
+        **context: Any,
     ) -> HTMLResponse:
+        """A page in `language`; with the `study` it belongs to, the footer links to the study's
+        privacy statement."""
+        if study is not None:
+            context.setdefault(
+                "privacy_url", privacy_path(study, self.catalogues.language(language))
+            )
         html = render_template(self.env, self.catalogues, name, language=language, **context)
         return HTMLResponse(html, status_code=status_code)
 

@@ -31,6 +31,7 @@ from vakstem.store.studies import get_study
 from vakstem.web.context import WebContext
 from vakstem.web.i18n import N_
 from vakstem.web.jinja import render_template
+from vakstem.web.privacy_routes import privacy_path
 
 MIRROR_TITLE = N_("Your answers compared")
 SUMMARY_TITLE = N_("Results")
@@ -86,6 +87,7 @@ def build_router(web: WebContext) -> APIRouter:
             switch=web.language_switch(request, language, study.languages),
             heading=heading,
             content=content,
+            privacy_url=privacy_path(study, language),
         )
         return HTMLResponse(html)
 
@@ -137,6 +139,7 @@ def build_router(web: WebContext) -> APIRouter:
                 heading=title,
                 paragraphs=[web.catalogues.gettext(language, SUMMARY_OFF)],
                 header_title=text_in(study.title, language, study.default_language),
+                study=study,
                 status_code=404,
             )
         return page(request, study, language, content, title)

@@ -62,4 +62,6 @@ def render_template(
     context.setdefault("header_title", "Vakstem")
     context.setdefault("switch", [])
     context.setdefault("page_title", context.get("header_title"))
+    # The footer links to the study's privacy statement on pages that belong to a study.
+    context.setdefault("privacy_url", "")
     return env.get_template(name).render(lang=lang, _=catalogues.translator(lang), **context)

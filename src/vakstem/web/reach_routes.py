@@ -104,6 +104,7 @@ def build_router(web: WebContext) -> APIRouter:
             heading=heading,
             paragraphs=[body],
             header_title=text_in(study.title, language, study.default_language),
+            study=study,
             extra_html=extra or Markup(""),
             status_code=status_code,
         )

@@ -150,6 +150,7 @@ def build_router(web: WebContext) -> APIRouter:
             language=language,
             status_code=status_code,
             header_title=title,
+            study=study,
             page_title=f"{page.title} – {title}" if page.title else title,
             switch=web.language_switch(request, language, study.languages),
             page=page,
@@ -179,6 +180,7 @@ def build_router(web: WebContext) -> APIRouter:
                 paragraphs=[] if closing else [t("Your answers have been saved.")],
                 body_text=closing,
                 header_title=title,
+                study=study,
                 switch=switch,
                 extra_html=extra or Markup(""),
             )
@@ -191,6 +193,7 @@ def build_router(web: WebContext) -> APIRouter:
                     t("You can close this page."),
                 ],
                 header_title=title,
+                study=study,
                 switch=switch,
             )
         if state.status is ResponseStatus.SCREENED_OUT:
@@ -200,6 +203,7 @@ def build_router(web: WebContext) -> APIRouter:
                 heading=texts[0],
                 paragraphs=list(texts[1:]),
                 header_title=title,
+                study=study,
                 switch=switch,
             )
         return web.message_page(
@@ -207,6 +211,7 @@ def build_router(web: WebContext) -> APIRouter:
             heading=t("Your answers have been withdrawn"),
             paragraphs=[t("Nothing of this response is kept any more.")],
             header_title=title,
+            study=study,
             switch=switch,
         )
 
@@ -218,6 +223,7 @@ def build_router(web: WebContext) -> APIRouter:
             heading=t("This survey is closed"),
             paragraphs=[web.catalogues.domain_message(lang, StudyClosed.code)],
             header_title=text_in(study.title, lang, study.default_language),
+            study=study,
             status_code=status_code,
         )
 
@@ -408,6 +414,7 @@ def build_router(web: WebContext) -> APIRouter:
             language=language,
             status_code=status_code,
             header_title=text_in(study.title, language, study.default_language),
+            study=study,
             page_title=web.catalogues.gettext(language, "Continue where you left off"),
             action=f"/s/{quote(study.id)}/hervat",
             code=code,

@@ -65,6 +65,16 @@ ERROR_MESSAGES = {
     ),
     "totp_required": N_("Enter the code from your authenticator app."),
 }
+#: Opening, or a new version of an open study, without a privacy statement (the command line
+#: says the same in English, pointing to `vakstem study load` instead of the upload).
+NO_PRIVACY_TO_OPEN = N_(
+    "This study has no privacy statement, so it cannot open. Add a privacy block to the study "
+    "file and upload it as a new version."
+)
+NO_PRIVACY_WHILE_OPEN = N_(
+    "This study is open, so a new version needs a privacy statement: add the privacy block to "
+    "the study file."
+)
 LANGUAGE_COOKIE = "vakstem_console_lang"
 #: At most one "forgot my password" email per account in this time.
 RESET_MAIL_INTERVAL = timedelta(minutes=5)
@@ -489,7 +499,10 @@ def build_router(web: WebContext, auth: ConsoleAuth) -> APIRouter:
             target = form_str(form, "status")
             if target not in {s.value for s in StudyStatus}:
                 raise console.ConsoleError(f"unknown status {target!r}")
-            console.change_status(engine, study_id, target, actor=access.who.user.actor)
+            try:
+                console.change_status(engine, study_id, target, actor=access.who.user.actor)
+            except console.PrivacyRequired:
+                raise console.PrivacyRequired(NO_PRIVACY_TO_OPEN) from None
 
         return await owner_action(request, study_id, change)
 
@@ -786,7 +799,12 @@ def build_router(web: WebContext, auth: ConsoleAuth) -> APIRouter:
                 return back_to(study_url(study_id, "/versions"), notice="published")
             preview = await run_in_threadpool(console.preview_version, engine, study_id, text)
         except console.VersionRejected as exc:
-            return version_problem(request, access, exc.problems, exc.detail)
+            detail = (
+                NO_PRIVACY_WHILE_OPEN
+                if isinstance(exc, console.PrivacyVersionRejected)
+                else exc.detail
+            )
+            return version_problem(request, access, exc.problems, detail)
         return render(
             request,
             "console/versions.html",
