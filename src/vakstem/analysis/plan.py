@@ -26,13 +26,12 @@ import yaml
 from sqlalchemy.engine import Engine
 
 import vakstem
+from vakstem.analysis import sem
 from vakstem.analysis.multilevel import cluster_robust_ols, icc, random_intercept
 from vakstem.analysis.quality import QualityResult, assess_quality
 from vakstem.analysis.reliability import scale_reliability
 from vakstem.analysis.scoring import scale_scores
 from vakstem.analysis.sem import api as sem_api
-from vakstem.analysis.sem import estimate as sem_estimate
-from vakstem.analysis.sem.engine import GroupData, Model, optimise
 from vakstem.analysis.sem.errors import SemError
 from vakstem.export.api import stream_export
 from vakstem.export.database import count_excluded
@@ -256,6 +255,8 @@ class PlanOptions:
     include_test: bool = False
     #: Steps to run (ids of `STEPS`); None runs them all. The others are reported as skipped.
     steps: tuple[str, ...] | None = None
+    #: Processes for the bootstrap draws (the numbers do not depend on it).
+    processes: int = 1
 
 
 #: Called as a step starts: (step id, step number, number of steps).
@@ -544,7 +545,13 @@ class _Run:
                 draws = self.options.bootstrap
                 if draws is None:
                     draws = spec.bootstrap or DEFAULT_BOOTSTRAP
-                boot = bootstrap_intervals(fitted, draws, self.options.seed, self.draw_progress)
+                boot = bootstrap_intervals(
+                    fitted,
+                    draws,
+                    self.options.seed,
+                    self.draw_progress,
+                    processes=self.options.processes,
+                )
                 delta = {"intervals": standardized_intervals(fitted)}
                 regressions = _with_boot(_with_boot(_parameters(fitted, ["~"]), boot), delta)
                 defined = _with_boot(_with_boot(_parameters(fitted, [":="]), boot), delta)
@@ -782,120 +789,22 @@ def _with_boot(rows: list[dict[str, Any]], boot: dict[str, Any]) -> list[dict[st
 
 
 def bootstrap_intervals(
-    fitted: sem_api.FitResult, draws: int, seed: int, progress: DrawProgress | None = None
+    fitted: sem_api.FitResult,
+    draws: int,
+    seed: int,
+    progress: DrawProgress | None = None,
+    processes: int = 1,
 ) -> dict[str, Any]:
-    """Percentile bootstrap intervals of the regressions and defined parameters, both for the
-    estimates (`boot.ci.lower/upper`) and for the standardised solution (`boot.std.lower/upper`).
-
-    Cases are resampled within groups and each draw is refitted from the original estimates,
-    as the SEM engine's own bootstrap does; it is repeated here because that bootstrap gives
-    no interval for standardised values, and the report states beta with its interval.
-    """
-    estimates = fitted._estimates
-    about = {"draws": draws, "seed": seed, "type": "percentile, cases resampled"}
-    if estimates is None or draws <= 0:
-        return {"about": about | {"successful": 0}, "intervals": {}}
-    model = estimates.model
-    table = model.table
-    groups = model.groups
-    rng = np.random.default_rng(seed)
-    samples: list[list[float]] = []
-    failed = 0
-    try:
-        for done in range(1, draws + 1):
-            resampled = [
-                GroupData(name=g.name, y=g.y[rng.integers(0, g.n, size=g.n)], missing=g.missing)
-                for g in groups
-            ]
-            try:
-                h1 = sem_estimate.saturated_moments(resampled)
-                if any(np.linalg.eigvalsh(cov)[0] <= 1e-10 for _, cov in h1):
-                    raise SemError("singular bootstrap sample")
-                sem_estimate.set_fixed_x(table, h1)
-                draw_model = Model(table, resampled)
-                theta = optimise(draw_model, estimates.theta, max_iter=200)
-                values = draw_model.row_values(theta)
-                std = sem_estimate.standardized(draw_model, theta, "std.all")
-                samples.append(
-                    [
-                        *values,
-                        *sem_estimate.defined_values(table, values),
-                        *std,
-                        *sem_estimate.defined_values(table, std),
-                    ]
-                )
-            except (SemError, np.linalg.LinAlgError, ValueError):
-                failed += 1
-            if progress is not None:
-                progress(done, draws)
-    finally:
-        sem_estimate.set_fixed_x(table, estimates.h1_moments)
-    about |= {"successful": len(samples), "failed": failed}
-    if not samples:
-        return {"about": about, "intervals": {}}
-    matrix = np.array(samples)
-    n_rows = len(table.rows)
-    n_def = len(table.definitions)
-    width = n_rows + n_def
-    keys = [f"{r.lhs} {r.op} {r.rhs}" for r in table.rows] + [
-        f"{d.name} := {d.text}" for d in table.definitions
-    ]
-    lower = np.percentile(matrix, 2.5, axis=0)
-    upper = np.percentile(matrix, 97.5, axis=0)
-    intervals: dict[str, dict[str, float]] = {}
-    for i, key in enumerate(keys):
-        if key in intervals:  # multi-group rows share a key; the report shows single-group fits
-            continue
-        intervals[key] = {
-            "boot.ci.lower": float(lower[i]),
-            "boot.ci.upper": float(upper[i]),
-            "boot.std.lower": float(lower[width + i]),
-            "boot.std.upper": float(upper[width + i]),
-        }
-    return {"about": about, "intervals": intervals}
+    """Percentile bootstrap intervals of the estimates (`boot.ci.lower/upper`) and of the
+    standardised solution (`boot.std.lower/upper`): the SEM engine's bootstrap, whose numbers
+    depend on the seed only, not on the number of processes."""
+    return sem.bootstrap_intervals(fitted, draws, seed, processes=processes, progress=progress)
 
 
 def standardized_intervals(fitted: sem_api.FitResult) -> dict[str, dict[str, float]]:
-    """Delta-method standard errors and 95% Wald intervals of the standardised solution
-    (std.all) of every parameter and defined parameter, as lavaan's standardizedSolution gives
-    them: the Jacobian of the standardisation (numerical, central differences) times the
-    estimates' covariance matrix."""
-    estimates = fitted._estimates
-    if estimates is None:
-        return {}
-    model = estimates.model
-    table = model.table
-    theta = estimates.theta
-
-    def values(point: np.ndarray) -> np.ndarray:
-        std = sem_estimate.standardized(model, point, "std.all")
-        return np.array([*std, *sem_estimate.defined_values(table, std)])
-
-    base = values(theta)
-    jacobian = np.empty((base.size, theta.size))
-    for j in range(theta.size):
-        step = 1e-6 * max(1.0, abs(float(theta[j])))
-        up, down = theta.copy(), theta.copy()
-        up[j] += step
-        down[j] -= step
-        jacobian[:, j] = (values(up) - values(down)) / (2 * step)
-    cov = jacobian @ estimates.vcov @ jacobian.T
-    se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-    keys = [f"{r.lhs} {r.op} {r.rhs}" for r in table.rows] + [
-        f"{d.name} := {d.text}" for d in table.definitions
-    ]
-    out: dict[str, dict[str, float]] = {}
-    for i, key in enumerate(keys):
-        if key not in out:
-            out[key] = {
-                "std.se": float(se[i]),
-                "std.ci.lower": float(base[i] - Z_975 * se[i]),
-                "std.ci.upper": float(base[i] + Z_975 * se[i]),
-            }
-    return out
-
-
-Z_975 = 1.959963984540054
+    """Delta-method intervals of the standardised solution (the SEM engine's, as lavaan's
+    standardizedSolution)."""
+    return sem.standardized_intervals(fitted)
 
 
 def _invariance_sequence(spec: ModelSpec, frame: pd.DataFrame) -> list[dict[str, Any]]:

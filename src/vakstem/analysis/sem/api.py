@@ -109,11 +109,13 @@ def fit(
     bootstrap: int = 0,
     seed: int | None = None,
     progress: Callable[[], None] | None = None,
+    processes: int = 1,
 ) -> FitResult:
     """Fit a lavaan-syntax model to a data frame, with lavaan's `sem()` defaults.
 
     `bootstrap` draws percentile intervals for the defined (`:=`) parameters, reproducibly for
-    a given `seed`; `progress` is called after each draw (for progress bars)."""
+    a given `seed` (whatever the number of `processes` the draws run in); `progress` is called
+    after each draw (for progress bars)."""
     estimator = estimator.upper()
     if estimator not in ("ML", "MLR"):
         raise ModelSpecificationError(f"estimator must be 'ML' or 'MLR', not {estimator!r}")
@@ -166,7 +168,7 @@ def fit(
     if bootstrap > 0:
         from vakstem.analysis.sem.bootstrap import bootstrap_defined
 
-        bootstrap_defined(fit_result, table, groups, bootstrap, seed, progress)
+        bootstrap_defined(fit_result, bootstrap, seed, progress, processes=processes)
     return fit_result
 
 
