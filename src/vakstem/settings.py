@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     contact_retention_days: int = Field(default=30, ge=0)
     #: An unfinished response holds its quota place for this long after its last activity.
     quota_hold_minutes: int = Field(default=120, gt=0)
+    #: Set by `vakstem serve --workers N` for its workers, never by hand: the in-memory table in
+    #: which they count rate limits together (`web/rate_table.py`).
+    rate_limit_table: str | None = None
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -86,6 +86,17 @@ class Server:
                     ) from None
                 time.sleep(0.2)
 
+    def wait_for_workers(self, timeout: float = 300) -> None:
+        """Until every worker has started its app (on a busy machine the supervisor may have
+        killed a slow starter and started another: only complete starts count)."""
+        deadline = time.monotonic() + timeout
+        while self.log.read_text(errors="replace").count("Application startup complete") < (
+            self.workers
+        ):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not all {self.workers} workers started")
+            time.sleep(0.5)
+
     def kill(self) -> None:
         """SIGKILL: no shutdown handlers, no flush, like a power cut to the process."""
         if self.proc is not None and self.proc.poll() is None:

@@ -380,6 +380,7 @@ def test_racing_submits_of_one_response_end_in_one_consistent_state(
     study = open_study(database_url)
     server = Server(database_url, tmp_path, workers=2)
     server.start()
+    server.wait_for_workers()
     flow = Flow(server, study)
     check = Checker(database_url, flow)
     try:

@@ -7,6 +7,7 @@ simulated responses or a console login is a change there, not in the command.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -24,6 +25,7 @@ from vakstem.simulate import simulate_demo
 from vakstem.store import DatabaseError, open_database
 from vakstem.store.studies import StudyStatus, get_study, load_study, set_status
 from vakstem.web.app import create_app
+from vakstem.web.rate_table import TABLE_ENV, create_shared_table
 
 STUDIES_DIR = Path(vakstem.__file__).parent / "studies"
 FACTORY = "vakstem.web.app:create_app_from_env"
@@ -90,6 +92,11 @@ def serve(
     if workers > 1:
         # Each worker process builds its own app (and engine) from the environment.
         _open(console, settings).dispose()  # migrate once, before the workers start
+        # One rate-limit table for all workers (they inherit the environment), so a client gets
+        # each limit once, not once per worker.
+        table = create_shared_table()
+        if table is not None:
+            os.environ[TABLE_ENV] = table
         # A worker must answer the supervisor's health check while it imports the app; on a
         # busy machine that takes longer than uvicorn's 5 s default and workers get killed.
         uvicorn.run(

@@ -29,7 +29,7 @@ from vakstem.web.guard import GuardMiddleware, RouteLimit
 from vakstem.web.head import HeadAsGetMiddleware
 from vakstem.web.i18n import Catalogues
 from vakstem.web.jinja import STATIC_DIR
-from vakstem.web.security import RateLimitMiddleware
+from vakstem.web.security import RateLimiter, RateLimitMiddleware
 from vakstem.web.static_files import CompressedStaticFiles
 
 
@@ -61,7 +61,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     reach_routes.install(app, web)
     privacy_routes.install(app, web)
     app.mount("/static", CompressedStaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(RateLimitMiddleware)
+    app.add_middleware(RateLimitMiddleware, limiter=RateLimiter(shared=settings.rate_limit_table))
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(
         GuardMiddleware,

@@ -5,7 +5,8 @@ the routes; this module only counts.
 Privacy by construction: a client is known only by a keyed hash of its address, the key is
 random, held in process memory and replaced every `rotate_seconds` (which also forgets every
 bucket), so no address is ever written anywhere and a hash cannot be linked across periods.
-Several workers each count for themselves; the limits are per process.
+The workers of one `vakstem serve --workers N` count together in a table in shared memory
+(`rate_table.py`), so a client gets each limit once per server, not once per worker.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from vakstem.web.rate_table import Bucket, SharedTable
 
 
 @dataclass(frozen=True)
@@ -67,11 +70,15 @@ class RateLimiter:
         rotate_seconds: float = 3600.0,
         max_clients: int = 100_000,
         clock: Callable[[], float] | None = None,
+        shared: str | None = None,
     ) -> None:
+        """`shared`: the path of the workers' common table (`rate_table.TABLE_ENV`); without
+        it this process counts on its own."""
         self.rotate_seconds = rotate_seconds
         self.max_clients = max_clients
         self.clock = clock or monotonic
         self._lock = threading.Lock()
+        self._table = SharedTable(shared) if shared else None
         self._rotate(self.clock())
 
     def _rotate(self, now: float) -> None:
@@ -80,11 +87,17 @@ class RateLimiter:
         self._buckets: dict[tuple[str, bytes], tuple[float, float]] = {}
 
     def client_key(self, address: str) -> bytes:
-        return hashlib.blake2b(address.encode(), key=self._key, digest_size=16).digest()
+        key = self._key
+        if self._table is not None:
+            with self._lock, self._table.locked():
+                key = self._table.key(self.clock(), self.rotate_seconds)
+        return _hash(address, key)
 
     def allow(self, door: str, address: str, limit: Limit) -> float:
         """0 when allowed; otherwise the seconds until a request would be."""
         now = self.clock()
+        if self._table is not None:
+            return self._allow_shared(self._table, door, address, limit, now)
         with self._lock:
             if now - self._since >= self.rotate_seconds:
                 self._rotate(now)
@@ -92,20 +105,44 @@ class RateLimiter:
                 # Under a flood from many addresses: forget everyone rather than grow without
                 # bound (a reset only ever lets requests through, never blocks wrongly).
                 self._buckets.clear()
-            key = (door, self.client_key(address))
-            tokens, last = self._buckets.get(key, (limit.burst, now))
-            rate = limit.per_minute / 60.0
-            tokens = min(limit.burst, tokens + (now - last) * rate)
-            if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
-                return 0.0
+            key = (door, _hash(address, self._key))
+            tokens, wait = _take(*self._buckets.get(key, (limit.burst, now)), now, limit)
             self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / rate
+            return wait
+
+    def _allow_shared(
+        self, table: SharedTable, door: str, address: str, limit: Limit, now: float
+    ) -> float:
+        with self._lock, table.locked():
+            client = _hash(address, table.key(now, self.rotate_seconds))
+            index, bucket = table.find(door, client)
+            if bucket is None:
+                bucket = Bucket(door, client, limit.burst, now)
+            tokens, wait = _take(bucket.tokens, bucket.last, now, limit)
+            table.put(index, Bucket(door, client, tokens, now))
+            return wait
 
     def remembered(self) -> list[tuple[str, bytes]]:
         """What the limiter holds (for tests: doors and hashes, never an address)."""
+        if self._table is not None:
+            with self._lock, self._table.locked():
+                return [(b.door, b.client) for b in self._table.buckets()]
         with self._lock:
             return list(self._buckets)
+
+
+def _hash(address: str, key: bytes) -> bytes:
+    return hashlib.blake2b(address.encode(), key=key, digest_size=16).digest()
+
+
+def _take(tokens: float, last: float, now: float, limit: Limit) -> tuple[float, float]:
+    """A bucket refilled up to `now` and, if it holds a token, one taken: the tokens left and
+    0, or the tokens and the seconds until one will be there."""
+    rate = limit.per_minute / 60.0
+    tokens = min(limit.burst, tokens + max(0.0, now - last) * rate)
+    if tokens >= 1.0:
+        return tokens - 1.0, 0.0
+    return tokens, (1.0 - tokens) / rate
 
 
 class RateLimitMiddleware:
