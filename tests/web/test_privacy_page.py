@@ -176,3 +176,13 @@ def test_footer_links_on_question_closing_closed_and_resume_pages(
     closed = client.get("/s/voorbeeld")
     assert closed.status_code == 409
     assert target in _footer(closed.text)
+
+
+def test_footer_links_on_feedback_and_invitation_pages(client: TestClient) -> None:
+    target = "/s/voorbeeld/privacy?lang=nl"
+    # The public summary is off by default: its message page belongs to the study all the same.
+    summary = client.get("/s/voorbeeld/resultaten")
+    assert summary.status_code == 404 and target in _footer(summary.text)
+    # A made-up invitation link: the study's own "this link does not work" page.
+    invitation = client.get("/s/voorbeeld/i/verzonnen")
+    assert invitation.status_code == 404 and target in _footer(invitation.text)
