@@ -107,6 +107,8 @@ class Response:
 
 
 class Flow:
+    """The respondents' side: responses started and moved on through the API, tabs opened."""
+
     def __init__(self, server: Server, study: str) -> None:
         self.base = server.base
         self.study = study
@@ -324,7 +326,7 @@ def double_submit(flow: Flow, check: Checker, resp: Response) -> None:
         tab.close()
 
 
-def back_and_resubmit(flow: Flow, check: Checker, resp: Response) -> None:
+def back_and_resubmit(flow: Flow, check: Checker, resp: Response) -> str:
     """On "prestatieafspraken" (shown because pa_1 = 1 on "gesprekken"): one tab goes back and
     resubmits "gesprekken" with pa_1 = 0, which skips "prestatieafspraken", while another tab's
     submit of "prestatieafspraken" is in flight."""
@@ -357,7 +359,9 @@ def back_and_resubmit(flow: Flow, check: Checker, resp: Response) -> None:
     if resubmitted:
         # Went back first: the later page's submit was stale, and its page is now skipped.
         assert "prestatieafspraken" not in by_page and "prestatieafspraken" not in row.path
+        winner = "back and resubmit"
     else:
+        winner = "later page"
         # The later page won: going back was stale, so the old "gesprekken" form was too.
         assert {v: _norm(x) for v, x in by_page["prestatieafspraken"].items()} == {
             v: _norm(x) for v, x in pa.items()
@@ -365,6 +369,7 @@ def back_and_resubmit(flow: Flow, check: Checker, resp: Response) -> None:
     for tab, reply in zip((going_back, forward), replies, strict=True):
         _lands_on_current_page(tab, reply, "beslisruimte", "back and resubmit")
         tab.close()
+    return winner
 
 
 def _yes_no(page: dict[str, Any], item_id: str) -> tuple[Answers, Answers]:
@@ -380,10 +385,11 @@ def test_racing_submits_of_one_response_end_in_one_consistent_state(
     study = open_study(database_url)
     server = Server(database_url, tmp_path, workers=2)
     server.start()
-    server.wait_for_workers()
     flow = Flow(server, study)
     check = Checker(database_url, flow)
+    winners: Counter[str] = Counter()
     try:
+        server.wait_for_workers()
         for _ in range(ROUNDS):
             # One response through every race, in the order of its pages.
             resp = flow.start()
@@ -391,9 +397,10 @@ def test_racing_submits_of_one_response_end_in_one_consistent_state(
             old, shown_old = two_tabs_same_page(flow, check, resp)
             two_tabs_different_pages(flow, check, resp, old, shown_old)
             double_submit(flow, check, resp)
-            back_and_resubmit(flow, check, resp)
+            winners[back_and_resubmit(flow, check, resp)] += 1
     finally:
         check.dispose()
         flow.api.close()
         server.stop()
     assert "Traceback" not in server.log.read_text(errors="replace")
+    print(f"\nback-and-resubmit race ({database_url.split(':')[0]}), won by: {dict(winners)}")
