@@ -54,7 +54,7 @@ def test_flag_columns_follow_the_metadata_with_labels() -> None:
         block_study(), ExportOptions(language="en"), expression_relevance(), flags=FLAG_COLUMNS
     )
     names = layout.names
-    assert names[9:12] == list(FLAG_COLUMNS)
+    assert names[9:14] == list(FLAG_COLUMNS)
     speeder = next(c for c in layout.columns if c.name == "flag_speeder")
     assert speeder.label.startswith("Speeder") and speeder.value_labels == {0: "no", 1: "yes"}
     row = dict(

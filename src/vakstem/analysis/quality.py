@@ -19,6 +19,7 @@ import pandas as pd
 
 from vakstem.export.missing import missing_codes_of
 from vakstem.instrument.schema import Study
+from vakstem.service.bots import HONEYPOT, TOO_FAST
 from vakstem.service.dashboard import (
     DUPLICATE_MIN_ANSWERED,
     SPEEDER_FRACTION,
@@ -29,8 +30,9 @@ from vakstem.service.dashboard import (
     quality_flags,
 )
 
-#: Rule names the plan's `quality.exclude` may list.
-RULES = ("speeder", "straightliner", "duplicate", "test")
+#: Rule names the plan's `quality.exclude` may list. The bot flags stored while answering
+#: (`honeypot`, `too_fast`) are opt-in: they are not in the default rule.
+RULES = ("speeder", "straightliner", "duplicate", "test", HONEYPOT, TOO_FAST)
 
 
 class QualityError(ValueError):
@@ -62,6 +64,8 @@ class QualityResult:
                 "straightliner": len(self.flags.straightliners),
                 "duplicate": len(self.flags.duplicates),
                 "test": len(self.test_ids),
+                HONEYPOT: len(self.flags.honeypot),
+                TOO_FAST: len(self.flags.too_fast),
             },
             "criteria": {
                 "speeder_fraction_of_median": SPEEDER_FRACTION,
@@ -119,6 +123,10 @@ def records_of(study: Study, frame: pd.DataFrame) -> list[ResponseRecord]:
                 completed_at=_time(row.get("completed_at")),
                 is_test=bool(_answer(row.get("is_test"), codes) or 0),
                 answers=answers,
+                # The export's 0/1 columns of the flags stored while answering, when present.
+                flags=frozenset(
+                    f for f in (HONEYPOT, TOO_FAST) if _answer(row.get(f"flag_{f}"), codes) == 1
+                ),
             )
         )
     return records
@@ -161,6 +169,8 @@ def assess_quality(
         "straightliner": set(flags.straightliners),
         "duplicate": set(flags.duplicates),
         "test": set(tests),
+        HONEYPOT: set(flags.honeypot),
+        TOO_FAST: set(flags.too_fast),
     }
     completed = [r.completed for r in records]
     excluded_ids: set[str] = set()

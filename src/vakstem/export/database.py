@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from vakstem.export.missing import ExportError
 from vakstem.export.table import ExportOptions, ResponseRecord
 from vakstem.instrument.schema import Study
+from vakstem.service import bots
 from vakstem.service.types import StudyNotFound
 from vakstem.store.accounts import response_exclusions
 from vakstem.store.studies import StoredStudy, get_study, get_version
@@ -184,7 +185,7 @@ class ResponseReader:
         while True:
             query = sa.select(
                 r.id, r.version_hash, r.language, r.source, r.status, r.is_test,
-                r.current_page, r.path, r.started_at, r.completed_at,
+                r.current_page, r.path, r.started_at, r.completed_at, r.quality_flags,
             ).where(where)  # fmt: skip
             if self.options.include_excluded:
                 # At most one exclusion per response (its primary key), so no row doubles.
@@ -225,6 +226,7 @@ class ResponseReader:
                     visited_pages=list(row.path) if row.path is not None else None,
                     current_page=None if row.status == "completed" else row.current_page,
                     exclusion_reason=row.reason if self.options.include_excluded else None,
+                    flags=bots.flag_columns(row.quality_flags, row.status),
                 )
                 for row in page
             ]

@@ -1,4 +1,5 @@
-"""Quality flags as export columns: speeder, straightliner and duplicate, per completed response.
+"""Quality flags as export columns: speeder, straightliner and duplicate, per completed response,
+and the bot flags the respondent flow stored (`vakstem.service.bots`), per response.
 
 The rules are the fieldwork dashboard's (`vakstem.service.dashboard`), applied while streaming:
 the median duration comes from one query before the rows, straightlining is a property of one
@@ -23,7 +24,13 @@ from vakstem.service.dashboard import (
 )
 
 #: The flag columns, after the metadata columns, in this order.
-FLAG_COLUMNS = ("flag_speeder", "flag_straightliner", "flag_duplicate")
+FLAG_COLUMNS = (
+    "flag_speeder",
+    "flag_straightliner",
+    "flag_duplicate",
+    "flag_honeypot",
+    "flag_too_fast",
+)
 
 
 class QualityFlagger:
@@ -47,9 +54,12 @@ class QualityFlagger:
         self._seen: set[bytes] = set()
 
     def flags(self, record: ResponseRecord) -> dict[str, int]:
+        # The record's own flags are those stored while answering (honeypot, too fast).
+        stored = dict(record.flags)
         if record.status != "completed":
-            return {}
+            return stored
         return {
+            **stored,
             "flag_speeder": int(self._speeder(record)),
             "flag_straightliner": int(self._straightliner(record.answers)),
             "flag_duplicate": int(self._duplicate(record.answers)),

@@ -146,6 +146,14 @@ _META_LABELS: dict[str, tuple[str, str]] = {
         "Dubbel (dezelfde antwoorden als een eerdere respons)",
         "Duplicate (the same answers as an earlier response)",
     ),
+    "flag_honeypot": (
+        "Vermoedelijk bot (onzichtbaar lokveld ingevuld)",
+        "Likely bot (filled in the hidden trap field)",
+    ),
+    "flag_too_fast": (
+        "Te snel afgerond (onder de minimumtijd per getoonde vraag)",
+        "Completed too fast (under the minimum time per question shown)",
+    ),
 }
 _YES_NO = {"nl": {0: "nee", 1: "ja"}, "en": {0: "no", 1: "yes"}}
 _SELECTED = {"nl": {0: "niet gekozen", 1: "gekozen"}, "en": {0: "not selected", 1: "selected"}}

@@ -121,6 +121,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "anonymous": "Whether responses are anonymous.",
         "k_min": "Smallest group shown on any feedback page.",
         "mirror_min": "Completed responses before the personal feedback is shown.",
+        "min_seconds_per_answer": "Seconds per question shown below which a completed "
+        "response is flagged too_fast (0: off).",
     },
 }
 

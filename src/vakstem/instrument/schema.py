@@ -160,6 +160,9 @@ class StudySettings(_Model):
     k_min: int = Field(default=10, ge=5)
     #: Completed responses before the personal mirror is shown.
     mirror_min: int = Field(default=30, ge=1)
+    #: Seconds per answer field shown below which a completed response is flagged `too_fast`
+    #: (0 turns the check off). Two seconds is the usual careless-responding cut-off per item.
+    min_seconds_per_answer: float = Field(default=2.0, ge=0, le=60)
 
 
 class PrivacyController(_Model):

@@ -178,6 +178,7 @@ def dashboard_records(engine: Engine, study_id: str) -> list[ResponseRecord]:
             excluded=r.id in excluded,
             answers=values.get(r.id, {}),
             pages_seen=frozenset(seen.get(r.id, set())),
+            flags=frozenset(r.quality_flags or ()),
         )
         for r in rows
     ]

@@ -16,6 +16,7 @@ from html import escape
 from typing import Any
 
 from vakstem.instrument.schema import ItemType, Study
+from vakstem.service.bots import HONEYPOT, TOO_FAST
 
 #: A block must hold at least this many items sharing one answer scale for straightlining
 #: to count (STUDY.md: zero variance across a block of 10+ items).
@@ -45,6 +46,8 @@ class ResponseRecord:
     answers: Mapping[str, Any] = field(default_factory=dict)
     #: Ids of the pages this response was shown (from page events).
     pages_seen: frozenset[str] = frozenset()
+    #: Flags the respondent flow stored (`vakstem.service.bots`: honeypot, too_fast).
+    flags: frozenset[str] = frozenset()
 
     @property
     def completed(self) -> bool:
@@ -82,6 +85,10 @@ class QualityFlags:
     speeders: tuple[str, ...]
     straightliners: tuple[str, ...]
     duplicates: tuple[str, ...]
+    #: Responses that filled in the honeypot field (any status: a bot need not finish).
+    honeypot: tuple[str, ...] = ()
+    #: Completed responses under the study's minimum time per answer shown.
+    too_fast: tuple[str, ...] = ()
 
     def for_response(self, response_id: str) -> tuple[str, ...]:
         flags = []
@@ -91,7 +98,16 @@ class QualityFlags:
             flags.append("straightliner")
         if response_id in self.duplicates:
             flags.append("duplicate")
+        if response_id in self.honeypot:
+            flags.append(HONEYPOT)
+        if response_id in self.too_fast:
+            flags.append(TOO_FAST)
         return tuple(flags)
+
+    @property
+    def likely_bots(self) -> int:
+        """Responses with a bot flag (honeypot or too fast), each counted once."""
+        return len(set(self.honeypot) | set(self.too_fast))
 
 
 @dataclass(frozen=True)
@@ -144,6 +160,9 @@ class Dashboard:
                 "speeders": len(self.quality.speeders),
                 "straightliners": len(self.quality.straightliners),
                 "duplicates": len(self.quality.duplicates),
+                "honeypot": len(self.quality.honeypot),
+                "too_fast": len(self.quality.too_fast),
+                "likely_bots": self.quality.likely_bots,
             },
             "test_responses": self.test_responses,
             "excluded": self.excluded,
@@ -247,7 +266,8 @@ def _missing_codes(study: Study) -> set[tuple[str, int]]:
 
 
 def quality_flags(study: Study, records: Sequence[ResponseRecord]) -> QualityFlags:
-    """Speeders, straightliners and duplicates among completed responses."""
+    """Speeders, straightliners and duplicates among completed responses; the stored bot flags
+    (a filled honeypot on any response, too fast on completed ones)."""
     done = [r for r in records if r.completed]
     median = median_duration(done)
     speeders = tuple(
@@ -286,7 +306,13 @@ def quality_flags(study: Study, records: Sequence[ResponseRecord]) -> QualityFla
             duplicates.append(r.id)
         else:
             seen[answered] = r.id
-    return QualityFlags(tuple(speeders), tuple(straight), tuple(duplicates))
+    return QualityFlags(
+        tuple(speeders),
+        tuple(straight),
+        tuple(duplicates),
+        honeypot=tuple(r.id for r in records if HONEYPOT in r.flags),
+        too_fast=tuple(r.id for r in done if TOO_FAST in r.flags),
+    )
 
 
 def breakdown_variable(study: Study) -> str | None:

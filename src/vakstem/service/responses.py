@@ -12,7 +12,7 @@ import hmac
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -28,7 +28,7 @@ from vakstem.instrument.answers import (
     coerce_answer,
 )
 from vakstem.instrument.schema import Item, ItemType, Page, Study
-from vakstem.service import conditions, quotas, resume_codes
+from vakstem.service import bots, conditions, quotas, resume_codes
 from vakstem.service.types import (
     AnswerValue,
     ItemError,
@@ -73,6 +73,9 @@ class _Response:
     seed: int
     orders: Orders
     answers: dict[str, AnswerValue]
+    started_at: datetime | None = None
+    #: Bot flags set so far (`bots.FLAGS`).
+    flags: list[str] = field(default_factory=list)
 
 
 class ResponseService:
@@ -135,6 +138,8 @@ class ResponseService:
             seed=row.seed,
             orders=dict(row.orders),
             answers={a.variable: a.value for a in stored},
+            started_at=row.started_at,
+            flags=list(row.quality_flags or ()),
         )
 
     def _view(self, study: Study, resp: _Response) -> PageView | None:
@@ -232,24 +237,64 @@ class ResponseService:
         language: str | None = None,
         source: str | None = None,
         test: bool = False,
+        start_key: str | None = None,
     ) -> ResponseState:
         """A new response on the study's current version, on its first page. The returned
-        state carries the resume code in clear: the only moment it is known."""
+        state carries the resume code in clear: the only moment it is known.
+
+        With a `start_key` (the welcome form's one-time key, `bots.valid_start_key`) the call
+        is idempotent: the response that key already created is returned, with its code, so a
+        form posted twice, even at the same moment, makes one response."""
+        if start_key is not None and not bots.valid_start_key(start_key):
+            raise ValueError("not a start key")
         for attempt in range(3):
-            code = resume_codes.new_code()
+            if start_key is None:
+                code = resume_codes.new_code()
+            else:
+                code = bots.resume_code_for(start_key, attempt)
             try:
-                return self._start(study_id, language, source, test, code)
+                return self._start(study_id, language, source, test, code, start_key)
             except IntegrityError:
-                # A resume-code collision (one in 2**50 per pair); draw another code.
+                # A resume-code collision (one in 2**50 per pair): draw another code. Or the
+                # same start key inserted by a concurrent request that committed first (the
+                # unique index made this one wait for it): the next attempt finds its response.
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
+    def _started_by(self, conn: Connection, study_id: str, start_key: str) -> ResponseState | None:
+        """The response `start_key` already created, with its resume code; None if none."""
+        row = conn.execute(
+            sa.select(responses.c.id, responses.c.study_id, responses.c.resume_hash).where(
+                responses.c.start_nonce == bots.start_key_hash(start_key)
+            )
+        ).first()
+        if row is None:
+            return None
+        if row.study_id != study_id:
+            raise ResponseNotFound()
+        for attempt in range(3):
+            code = bots.resume_code_for(start_key, attempt)
+            if hmac.compare_digest(resume_codes.code_hash(code), row.resume_hash):
+                return self._state(conn, self._read(conn, row.id), resume_codes.display(code))
+        # The resume code was changed since (not something Vakstem does): say nothing of it.
+        raise ResponseNotFound()
+
     def _start(
-        self, study_id: str, language: str | None, source: str | None, test: bool, code: str
+        self,
+        study_id: str,
+        language: str | None,
+        source: str | None,
+        test: bool,
+        code: str,
+        start_key: str | None = None,
     ) -> ResponseState:
         now = self._clock()
         with write_transaction(self.engine) as conn:
+            if start_key is not None:
+                existing = self._started_by(conn, study_id, start_key)
+                if existing is not None:
+                    return existing
             row = self._check_open(conn, study_id, test=test)
             if row.max_completes is not None and not test:
                 done = conn.execute(
@@ -298,6 +343,7 @@ class ResponseService:
                     seed=resp.seed,
                     orders=resp.orders,
                     resume_hash=resume_codes.code_hash(code),
+                    start_nonce=None if start_key is None else bots.start_key_hash(start_key),
                     started_at=now,
                     completed_at=None if first is not None else now,
                     updated_at=now,
@@ -316,9 +362,13 @@ class ResponseService:
         answers: Mapping[str, Any],
         *,
         from_form: bool = False,
+        flags: Iterable[str] = (),
     ) -> SubmitResult:
         """Validate and store the answers of the current page, then move to the next relevant
-        page (or complete). On any error nothing is stored and the state is unchanged."""
+        page (or complete). On any error no answer is stored and the state is unchanged.
+
+        `flags` (from `bots.FLAGS`, such as a filled honeypot) are recorded on the response
+        whatever else happens to the page: they flag it, they never refuse it."""
         now = self._clock()
         with write_transaction(self.engine) as conn:
             resp = self._read(conn, response_id)
@@ -330,6 +380,7 @@ class ResponseService:
                     page=page_id,
                     current=resp.current_page,
                 )
+            self._flag(conn, resp, flags, now)
             study = self._study_version(conn, resp.study_id, resp.version_hash)
             outcome = self._validate(study, resp, answers, from_form)
             if isinstance(outcome, tuple):
@@ -449,6 +500,11 @@ class ResponseService:
             resp.status = ResponseStatus.COMPLETED
             resp.current_page = None
             update.update(status=resp.status.value, current_page=None, completed_at=now)
+            if resp.started_at is not None and (now - resp.started_at).total_seconds() < (
+                bots.minimum_seconds(study, resp.path, values, now.date())
+            ):
+                resp.flags = bots.merge_flags(resp.flags, [bots.TOO_FAST]) or []
+                update.update(quality_flags=resp.flags)
         else:
             target = study.pages[following]
             resp.current_page = target.id
@@ -456,6 +512,18 @@ class ResponseService:
             update.update(current_page=target.id, orders=resp.orders)
             self._event(conn, resp.id, target.id, "shown", now)
         conn.execute(responses.update().where(responses.c.id == resp.id).values(**update))
+
+    def _flag(self, conn: Connection, resp: _Response, flags: Iterable[str], now: datetime) -> None:
+        merged = bots.merge_flags(resp.flags, flags) or []
+        if merged == resp.flags:
+            return
+        resp.flags = merged
+        # updated_at moves too: the console's dashboard cache notices the change by it.
+        conn.execute(
+            responses.update()
+            .where(responses.c.id == resp.id)
+            .values(quality_flags=merged, updated_at=now)
+        )
 
     def _refuse(self, conn: Connection, resp: _Response, page_id: str, now: datetime) -> None:
         """Consent was refused: end politely and keep nothing but the count of refusals."""

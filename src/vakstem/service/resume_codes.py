@@ -22,6 +22,14 @@ def new_code() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
 
 
+def from_bytes(seed: bytes) -> str:
+    """A code taken from the first 50 bits of `seed` (random or a cryptographic hash)."""
+    if len(seed) < 7:
+        raise ValueError("a code needs at least 50 bits of seed")
+    bits = int.from_bytes(seed[:7], "big") >> 6
+    return "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in reversed(range(LENGTH)))
+
+
 def normalise(code: str) -> str | None:
     """The canonical form of a typed code (case, spaces, dashes and look-alikes ignored), or
     None when it cannot be a code at all."""

@@ -13,6 +13,7 @@ import contextlib
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -22,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from vakstem.instrument.schema import ItemType, Study, text_in
+from vakstem.service import bots
 from vakstem.service.types import (
     AnswerValue,
     ItemError,
@@ -115,6 +117,17 @@ def build_router(web: WebContext) -> APIRouter:
         if study.default_language in web.catalogues.languages:
             return study.default_language
         return web.catalogues.default
+
+    def start_fields(
+        study_id: str, page_id: str, language: str, source: str | None
+    ) -> tuple[list[tuple[str, str]], str]:
+        """Hidden fields and CSRF token of a welcome form, with a fresh one-time start key
+        that the token signs (so a key cannot be invented or moved to another study)."""
+        key = bots.new_start_key()
+        hidden = [("_lang", language), (bots.START_KEY_FIELD, key)]
+        if source:
+            hidden.append(("_bron", source))
+        return hidden, web.csrf_token("start", study_id, page_id, key)
 
     def response_path(study_id: str, code: str) -> str:
         return f"/s/{quote(study_id)}/r/{quote(code)}"
@@ -244,7 +257,7 @@ def build_router(web: WebContext) -> APIRouter:
         if not stored.accepts_responses(datetime.now(UTC)):
             return closed_page(study, language)
         view = preview_page(study)
-        hidden = [("_lang", language)] + ([("_bron", bron)] if bron else [])
+        hidden, csrf = start_fields(study_id, view.page.id, language, bron)
         return render_page(
             request,
             study=study,
@@ -252,7 +265,7 @@ def build_router(web: WebContext) -> APIRouter:
             language=language,
             values={},
             action=f"/s/{quote(study_id)}",
-            csrf=web.csrf_token("start", study_id, view.page.id),
+            csrf=csrf,
             hidden=hidden,
             resume_form_url=f"/s/{quote(study_id)}/hervat?lang={language}",
         )
@@ -267,8 +280,11 @@ def build_router(web: WebContext) -> APIRouter:
         view = preview_page(study)
         if page_id != view.page.id:
             return RedirectResponse(f"/s/{quote(study_id)}?lang={language}", status_code=303)
-        if not web.csrf_ok(_first(form, CSRF_FIELD), "start", study_id, page_id):
-            source = _first(form, "_bron")
+        start_key = _first(form, bots.START_KEY_FIELD)
+        if not bots.valid_start_key(start_key) or not web.csrf_ok(
+            _first(form, CSRF_FIELD), "start", study_id, page_id, start_key
+        ):
+            hidden, csrf = start_fields(study_id, view.page.id, language, _first(form, "_bron"))
             return render_page(
                 request,
                 study=study,
@@ -276,13 +292,21 @@ def build_router(web: WebContext) -> APIRouter:
                 language=language,
                 values=form_answers(form, view),
                 action=f"/s/{quote(study_id)}",
-                csrf=web.csrf_token("start", study_id, view.page.id),
-                hidden=[("_lang", language)] + ([("_bron", source)] if source else []),
+                csrf=csrf,
+                hidden=hidden,
                 notice=web.catalogues.gettext(language, FORM_EXPIRED),
                 status_code=403,
             )
+        # The form's start key makes a second POST of it (a double click without JavaScript,
+        # a reload) continue the response the first one created.
         state = await run_in_threadpool(
-            service.start, study_id, language=language, source=_first(form, "_bron") or None
+            partial(
+                service.start,
+                study_id,
+                language=language,
+                source=_first(form, "_bron") or None,
+                start_key=start_key,
+            )
         )
         code = state.resume_code
         return await submit(request, state, code, form, page_id)
@@ -291,13 +315,18 @@ def build_router(web: WebContext) -> APIRouter:
         request: Request, state: ResponseState, code: str, form: Form, page_id: str
     ) -> Response:
         here = response_path(state.study_id, code)
+        # A filled honeypot flags the response; its answers are taken as any others.
+        flags = [bots.HONEYPOT] if _first(form, bots.HONEYPOT_FIELD).strip() else []
         try:
             result = await run_in_threadpool(
-                service.submit_page,
-                state.id,
-                page_id,
-                form_answers(form, state.page),
-                from_form=True,
+                partial(
+                    service.submit_page,
+                    state.id,
+                    page_id,
+                    form_answers(form, state.page),
+                    from_form=True,
+                    flags=flags,
+                )
             )
         except (StalePage, ResponseFinished):
             return RedirectResponse(here, status_code=303)
