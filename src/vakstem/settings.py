@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     #: Set by `vakstem serve --workers N` for its workers, never by hand: the in-memory table in
     #: which they count rate limits together (`web/rate_table.py`).
     rate_limit_table: str | None = None
+    #: Set by `vakstem serve --workers N` when `secret_key` is not, never by hand: one random
+    #: key for this run's form tokens, shared by its workers (a per-process key would refuse a
+    #: page shown by one worker and sent to another).
+    run_key: str | None = None
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -8,6 +8,7 @@ simulated responses or a console login is a change there, not in the command.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import typer
@@ -29,6 +30,8 @@ from vakstem.web.rate_table import TABLE_ENV, create_shared_table
 
 STUDIES_DIR = Path(vakstem.__file__).parent / "studies"
 FACTORY = "vakstem.web.app:create_app_from_env"
+#: Environment variable of `Settings.run_key`.
+RUN_KEY_ENV = "VAKSTEM_RUN_KEY"
 
 
 def shipped_studies() -> list[Path]:
@@ -97,6 +100,10 @@ def serve(
         table = create_shared_table()
         if table is not None:
             os.environ[TABLE_ENV] = table
+        if not settings.secret_key:
+            # Without it every worker would draw its own form-token key, and a page shown by
+            # one worker would come back "expired" from another.
+            os.environ[RUN_KEY_ENV] = secrets.token_hex(32)
         # A worker must answer the supervisor's health check while it imports the app; on a
         # busy machine that takes longer than uvicorn's 5 s default and workers get killed.
         uvicorn.run(

@@ -47,7 +47,7 @@ class WebContext:
         if not self.csrf_key:
             # Without a configured key a per-process one still protects forms; pages open at a
             # restart are shown again with a message, nothing is lost.
-            secret = self.settings.secret_key
+            secret = self.settings.secret_key or self.settings.run_key
             self.csrf_key = secret.encode("utf-8") if secret else secrets.token_bytes(32)
         self.env = make_environment()
 
