@@ -81,6 +81,15 @@ def test_a_full_table_forgets_the_least_recently_seen_client() -> None:
     assert limiter.allow("login", "203.0.113.39", limit) > 0  # the latest is still known
 
 
+def test_door_names_of_any_length_count_apart() -> None:
+    limiter = RateLimiter(shared=_table(), clock=lambda: 0.0)
+    limit = Limit(burst=1, per_minute=1)
+    for door in ("password_reset_request", "password_reset_confirm", "x"):
+        assert limiter.allow(door, "192.0.2.9", limit) == 0
+        assert limiter.allow(door, "192.0.2.9", limit) > 0
+    assert len(limiter.remembered()) == 3
+
+
 def test_workers_in_other_processes_count_in_the_same_table() -> None:
     path = _table()
     script = (
@@ -100,10 +109,12 @@ def test_workers_in_other_processes_count_in_the_same_table() -> None:
     assert sum(counts) == 5 and counts[0] == 4, counts
 
 
-def test_a_two_worker_server_gives_a_client_each_limit_once(tmp_path: Path) -> None:
+def test_a_two_worker_server_gives_a_client_each_limit_once(
+    database_url: str, tmp_path: Path
+) -> None:
     reset = next(limit for _pattern, door, limit in DEFAULT_LIMITS if door == "reset")
     requests = 4 * int(reset.burst)
-    server = Server(f"sqlite:///{tmp_path / 'v.db'}", tmp_path, workers=2)
+    server = Server(database_url, tmp_path, workers=2)
     server.start()
     try:
         server.wait_for_workers()

@@ -16,6 +16,7 @@ keeps counting for itself.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import mmap
 import os
 import secrets
@@ -127,15 +128,17 @@ class SharedTable:
         for index in range(self.slots):
             door, client, tokens, last = _SLOT.unpack_from(self._map, _offset(index))
             if door != _EMPTY_DOOR:
-                out.append(Bucket(door.rstrip(b"\0").decode(), bytes(client), tokens, last))
+                name = door.rstrip(b"\0").decode(errors="replace")
+                out.append(Bucket(name, bytes(client), tokens, last))
         return out
 
 
 def _door_tag(door: str) -> bytes:
+    """The door's name in 8 bytes: itself when it fits, else a hash of it (never empty)."""
     tag = door.encode()
-    if not 0 < len(tag) <= 8:
-        raise ValueError(f"door names have 1 to 8 bytes: {door!r}")
-    return tag.ljust(8, b"\0")
+    if 0 < len(tag) <= 8 and b"\0" not in tag:
+        return tag.ljust(8, b"\0")
+    return hashlib.blake2b(tag, digest_size=8, person=b"vakstem-door").digest()
 
 
 def _offset(index: int) -> int:
