@@ -6,10 +6,11 @@ failure; on a developer's machine without them they skip with a message saying w
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -68,18 +69,93 @@ def _drop_pg_database(admin_url: str, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: every storage test runs once on SQLite and once on PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'vakstem.db'}"
-        return
-    admin = request.getfixturevalue("postgres_admin_url")
-    name, url = _create_pg_database(admin)
+#: The two storage backends every test that touches a database runs on.
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+class Databases:
+    """Fresh, empty databases of one backend, as many as a test needs (e.g. two runs with the
+    same seed): SQLite files in a temporary folder, or PostgreSQL databases dropped at the end."""
+
+    def __init__(self, backend: str, folder: Path, request: pytest.FixtureRequest) -> None:
+        self.backend = backend
+        self._folder = folder
+        self._request = request
+        self._created: list[tuple[str, str]] = []
+
+    def new(self, name: str = "vakstem") -> str:
+        """The URL of a new empty database; `name` only tells SQLite files apart."""
+        if self.backend == "sqlite":
+            path = self._folder / f"{name}.db"
+            if path.exists():
+                raise ValueError(f"database {name!r} exists already in this test")
+            return f"sqlite:///{path}"
+        admin = self._request.getfixturevalue("postgres_admin_url")
+        created, url = _create_pg_database(admin)
+        self._created.append((admin, created))
+        return url
+
+    def drop_all(self) -> None:
+        while self._created:
+            _drop_pg_database(*self._created.pop())
+
+
+@pytest.fixture(params=BACKENDS)
+def databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databases]:
+    """Makes empty databases of this test's backend (runs once on SQLite, once on PostgreSQL)."""
+    made = Databases(request.param, tmp_path, request)
     try:
-        yield url
+        yield made
     finally:
-        _drop_pg_database(admin, name)
+        made.drop_all()
+
+
+@pytest.fixture
+def database_url(databases: Databases) -> str:
+    """A fresh, empty database: every storage test runs once on SQLite and once on PostgreSQL."""
+    return databases.new()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_databases(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Databases]:
+    """As `databases`, shared by a module's tests: expensive data (a simulated study) is made
+    once per backend, and the module's tests run on each."""
+    made = Databases(request.param, tmp_path_factory.mktemp("db"), request)
+    try:
+        yield made
+    finally:
+        made.drop_all()
+
+
+@pytest.fixture(scope="module")
+def module_database_url(module_databases: Databases) -> str:
+    """One empty database per module and backend (see `module_databases`)."""
+    return module_databases.new()
+
+
+@pytest.fixture(scope="session")
+def database_on(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str], str]]:
+    """`database_on("postgresql")`: a new empty database on the named backend, for the few
+    fixtures that pick one backend on purpose (see tests/browser/conftest.py)."""
+    made: dict[str, Databases] = {}
+    folder = tmp_path_factory.mktemp("chosen")
+    numbers = itertools.count()
+
+    def new(backend: str) -> str:
+        if backend not in {"sqlite", "postgresql"}:
+            raise ValueError(f"unknown backend {backend!r}: sqlite or postgresql")
+        databases = made.setdefault(backend, Databases(backend, folder, request))
+        return databases.new(f"db{next(numbers)}")
+
+    try:
+        yield new
+    finally:
+        for databases in made.values():
+            databases.drop_all()
 
 
 @pytest.fixture(scope="session")

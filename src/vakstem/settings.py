@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     #: key for this run's form tokens, shared by its workers (a per-process key would refuse a
     #: page shown by one worker and sent to another).
     run_key: str | None = None
+    #: Simulated responses `vakstem demo` gives the klantmanager study (0: none). Tests and a
+    #: quick look ask for fewer; the demo's figures are written for the default.
+    demo_responses: int = Field(default=500, ge=0, le=100_000)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -1,12 +1,19 @@
-"""Browser fixtures: the app served by uvicorn in a background thread on a free port (real
-SQLite database with the example study open), and Debian's Chromium driven by Playwright."""
+"""Browser fixtures: the app served by uvicorn in a background thread on a free port (a real
+database with the example study open), and Debian's Chromium driven by Playwright.
+
+Backends: a browser test costs seconds per page, so each module runs on one backend rather than
+both. The respondent flows (test_respondent_browser, test_klantmanagers_browser, test_mirror) set
+`DATABASE_BACKEND = "postgresql"`: the multi-server deployment is where many respondents arrive.
+The console and live-condition modules keep the default, SQLite (what `vakstem demo` and a
+one-machine deployment use). Everything these pages do in the database is tested on both
+backends without a browser (tests/web, tests/console, tests/feedback)."""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,10 +52,19 @@ class LiveServer:
     engine: Engine
 
 
+def module_backend(request: pytest.FixtureRequest) -> str:
+    """The module's `DATABASE_BACKEND` ("sqlite" unless it says "postgresql")."""
+    return str(getattr(request.module, "DATABASE_BACKEND", "sqlite"))
+
+
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    database_on: Callable[[str], str],
+) -> Iterator[LiveServer]:
     data = tmp_path_factory.mktemp("live")
-    engine = open_database(f"sqlite:///{data / 'vakstem.db'}")
+    engine = open_database(database_on(module_backend(request)))
     load_study(engine, load_study_file(EXAMPLE), EXAMPLE.read_text(encoding="utf-8"))
     set_status(engine, "voorbeeld", "open")
     app = create_app(Settings(data_dir=data, secret_key="browser-test"), engine)

@@ -27,7 +27,9 @@ from vakstem.service.types import AnswerValue, ResponseStatus
 from vakstem.store.studies import load_study, set_status
 from vakstem.studies.klantmanagers import STUDY_FILE
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.postgres]
+#: A respondent flow: on PostgreSQL (see tests/browser/conftest.py).
+DATABASE_BACKEND = "postgresql"
 
 PHONE: ViewportSize = {"width": 390, "height": 844}
 AXE_OPTIONS = {

@@ -9,7 +9,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,9 @@ from vakstem.store.studies import load_study, set_status
 from vakstem.studies.klantmanagers import STUDY_FILE
 from vakstem.web.app import create_app
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.postgres]
+#: A respondent flow: on PostgreSQL (see tests/browser/conftest.py).
+DATABASE_BACKEND = "postgresql"
 
 PHONE = {"width": 390, "height": 844}
 AXE_OPTIONS = {
@@ -55,10 +57,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(
+    tmp_path_factory: pytest.TempPathFactory, database_on: Callable[[str], str]
+) -> Iterator[Site]:
     """The klantmanager study with 29 completed responses, served on a free port."""
     data = tmp_path_factory.mktemp("mirror")
-    engine = open_database(f"sqlite:///{data / 'vakstem.db'}")
+    engine = open_database(database_on(DATABASE_BACKEND))
     load_study(engine, load_study_file(STUDY_FILE), STUDY_FILE.read_text(encoding="utf-8"))
     set_status(engine, "klantmanagers", "open")
     service = ResponseService(engine)

@@ -12,7 +12,9 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.postgres]
+#: A respondent flow: on PostgreSQL (see tests/browser/conftest.py).
+DATABASE_BACKEND = "postgresql"
 
 PHONE = {"width": 390, "height": 844}
 WIDE = {"width": 1280, "height": 900}

@@ -32,8 +32,8 @@ GROUPS = {363: 12, 14: 11, 193: 10, 518: 3}
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('report') / 'vakstem.db'}"
+def db(module_database_url: str) -> Iterator[str]:
+    url = module_database_url
     engine: Engine = open_database(url)
     load_study(engine, load_study_file(STUDY_FILE), STUDY_FILE.read_text(encoding="utf-8"))
     set_status(engine, "klantmanagers", "open")

@@ -23,8 +23,9 @@ from vakstem.studies.klantmanagers import STUDY_FILE
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    engine = open_database(f"sqlite:///{tmp_path_factory.mktemp('sim') / 'vakstem.db'}")
+def engine(module_database_url: str) -> Iterator[Engine]:
+    # Simulated once per backend; the module's tests read it.
+    engine = open_database(module_database_url)
     load_study(engine, load_study_file(STUDY_FILE), STUDY_FILE.read_text(encoding="utf-8"))
     set_status(engine, "klantmanagers", "open")
     simulate(engine, "klantmanagers", n=160, seed=4, organisations=6)

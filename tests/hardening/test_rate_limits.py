@@ -19,10 +19,12 @@ from vakstem.web.security import Limit, RateLimiter
 
 
 @pytest.fixture
-def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def client(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
     # A frozen clock: no refill while the test runs, however slow the machine.
     monkeypatch.setattr(security, "monotonic", lambda: 1000.0)
-    engine = open_database(f"sqlite:///{tmp_path / 'v.db'}")
+    engine = open_database(database_url)
     build_world(engine)
     app = create_app(Settings(data_dir=tmp_path, secret_key="limits"), engine)
     with TestClient(app, follow_redirects=False, raise_server_exceptions=False) as client:

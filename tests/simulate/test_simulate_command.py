@@ -22,20 +22,22 @@ def app() -> typer.Typer:
     return application
 
 
-def run(tmp_path: Path, *args: str) -> tuple[int, str]:
-    url = f"sqlite:///{tmp_path / 'vakstem.db'}"
+def run(tmp_path: Path, database_url: str, *args: str) -> tuple[int, str]:
     result = runner.invoke(
         app(),
-        [*args, "--database-url", url],
+        [*args, "--database-url", database_url],
         env={"VAKSTEM_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"},
     )
     return result.exit_code, result.output
 
 
-def test_simulate_loads_the_shipped_study_and_writes_the_truth(tmp_path: Path) -> None:
+def test_simulate_loads_the_shipped_study_and_writes_the_truth(
+    tmp_path: Path, database_url: str
+) -> None:
     truth = tmp_path / "truth.json"
     code, output = run(
         tmp_path,
+        database_url,
         "klantmanagers",
         "--n",
         "12",
@@ -57,8 +59,10 @@ def test_simulate_loads_the_shipped_study_and_writes_the_truth(tmp_path: Path) -
     assert {p["rhs"] for p in values["paths"] if p["lhs"] == "prof"} >= {"br", "sch", "co"}
 
 
-def test_default_truth_file_is_in_the_data_folder(tmp_path: Path) -> None:
-    code, output = run(tmp_path, "klantmanagers", "--n", "3", "--seed", "1", "-k", "2")
+def test_default_truth_file_is_in_the_data_folder(tmp_path: Path, database_url: str) -> None:
+    code, output = run(
+        tmp_path, database_url, "klantmanagers", "--n", "3", "--seed", "1", "-k", "2"
+    )
     assert code == 0, output
     assert (tmp_path / "data" / "simulated-klantmanagers-truth.json").is_file()
 
@@ -80,8 +84,10 @@ def test_default_truth_file_is_in_the_data_folder(tmp_path: Path) -> None:
         (["voorbeeld", "--n", "5", "--seed", "1"], "has no population model"),
     ],
 )
-def test_bad_input_is_a_clear_error(tmp_path: Path, args: list[str], message: str) -> None:
-    code, output = run(tmp_path, *args)
+def test_bad_input_is_a_clear_error(
+    tmp_path: Path, database_url: str, args: list[str], message: str
+) -> None:
+    code, output = run(tmp_path, database_url, *args)
     assert code == 1, output
     assert message in " ".join(output.split())
     assert "Traceback" not in output

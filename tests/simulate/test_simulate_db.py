@@ -7,12 +7,15 @@ import json
 import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from vakstem.settings import Settings
 from vakstem.simulate import SimulationError, SimulationResult, simulate, simulate_demo
+from vakstem.simulate.api import DEMO_N, DEMO_ORGANISATIONS
 from vakstem.store import open_database
 from vakstem.store.studies import load_study, set_status
 from vakstem.store.tables import answers, page_events, responses, studies
@@ -20,6 +23,9 @@ from vakstem.studies import __file__ as studies_init
 from vakstem.studies.klantmanagers import POPULATION_FILE
 
 from .conftest import open_klantmanagers
+
+if TYPE_CHECKING:
+    from tests.conftest import Databases
 
 START = datetime(2026, 9, 7, tzinfo=UTC)
 Z = 4.5
@@ -95,10 +101,10 @@ def test_page_events_carry_simulated_fieldwork_times(engine: Engine) -> None:
     assert complete and 300 < sorted(complete)[len(complete) // 2] < 2_400
 
 
-def test_same_seed_stores_identical_answers(tmp_path: Path) -> None:
+def test_same_seed_stores_identical_answers(databases: Databases) -> None:
     stored = []
     for name in ("a", "b"):
-        engine = open_klantmanagers(f"sqlite:///{tmp_path / name}.db")
+        engine = open_klantmanagers(databases.new(name))
         result = simulate(engine, "klantmanagers", n=25, seed=9, organisations=5, start=START)
         by_id = stored_answers(engine)
         stored.append([by_id.get(rid, {}) for rid in result.response_ids])
@@ -107,10 +113,10 @@ def test_same_seed_stores_identical_answers(tmp_path: Path) -> None:
     assert any(stored[0])
 
 
-def test_bulk_mode_stores_the_same_as_one_transaction_per_page(tmp_path: Path) -> None:
+def test_bulk_mode_stores_the_same_as_one_transaction_per_page(databases: Databases) -> None:
     stored = []
     for name, bulk in (("single", False), ("bulk", True)):
-        engine = open_klantmanagers(f"sqlite:///{tmp_path / name}.db")
+        engine = open_klantmanagers(databases.new(name))
         result = simulate(
             engine,
             "klantmanagers",
@@ -129,11 +135,9 @@ def test_bulk_mode_stores_the_same_as_one_transaction_per_page(tmp_path: Path) -
 
 
 @pytest.mark.slow
-def test_statuses_follow_the_declared_rates_at_moderate_n(tmp_path: Path) -> None:
-    engine = open_klantmanagers(f"sqlite:///{tmp_path / 'rates.db'}")
+def test_statuses_follow_the_declared_rates_at_moderate_n(engine: Engine) -> None:
     n = 400
     result = simulate(engine, "klantmanagers", n=n, seed=21, start=START, bulk=True)
-    engine.dispose()
     mess = json.loads(result.truth_json())["simulation"]
     assert mess["n"] == n
     from vakstem.simulate import load_population
@@ -148,21 +152,30 @@ def test_statuses_follow_the_declared_rates_at_moderate_n(tmp_path: Path) -> Non
     assert result.submissions > 10 * n
 
 
-@pytest.mark.slow
-def test_demo_adds_500_responses_once(tmp_path: Path) -> None:
-    engine = open_klantmanagers(f"sqlite:///{tmp_path / 'demo.db'}")
-    lines = simulate_demo(engine, tmp_path)
-    assert lines[0].startswith("klantmanagers: 500 responses (active ")
-    assert "completed 4" in lines[0]
-    assert "500 responses from 40 organisations" in lines[-1]
+def test_demo_adds_its_responses_once(engine: Engine, tmp_path: Path) -> None:
+    # The demo's 500 responses from 40 organisations, scaled down: the same code path, and a
+    # demo run asking for a few (VAKSTEM_DEMO_RESPONSES) is what the serve tests use.
+    assert (DEMO_N, DEMO_ORGANISATIONS, Settings().demo_responses) == (500, 40, 500)
+    lines = simulate_demo(engine, tmp_path, n=60)
+    assert lines[0].startswith("klantmanagers: 60 responses (active ")
+    assert "completed 4" in lines[0] or "completed 5" in lines[0]
+    assert "60 responses from 40 organisations" in lines[-1]
     truth = json.loads((tmp_path / "simulated-klantmanagers-truth.json").read_text())
-    assert truth["simulation"]["n"] == 500
+    assert truth["simulation"]["n"] == 60
     assert truth["simulation"]["organisations"] == 40
-    # A second `make demo` on the same database adds nothing and prints the same counts.
+    # A second `make demo` on the same database adds nothing and prints the same counts, even
+    # when it asks for the default number.
     assert simulate_demo(engine, tmp_path) == lines
     with engine.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(responses)).scalar_one() == 500
-    engine.dispose()
+        assert conn.execute(sa.select(sa.func.count()).select_from(responses)).scalar_one() == 60
+
+
+def test_demo_asked_for_fewer_responses_than_organisations_or_none(engine: Engine) -> None:
+    assert simulate_demo(engine, n=0) == ["klantmanagers: no simulated responses (0 asked for)"]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(responses)).scalar_one() == 0
+    lines = simulate_demo(engine, n=5)
+    assert lines[0].startswith("klantmanagers: 5 responses")
 
 
 def test_demo_leaves_a_study_with_responses_alone(engine: Engine) -> None:
@@ -195,8 +208,8 @@ def test_unknown_study_and_study_without_population_are_clear_errors(engine: Eng
         simulate(engine, "klantmanagers", n=5, seed=1, organisations=0)
 
 
-def test_a_closed_study_is_refused_by_the_service_not_bypassed(tmp_path: Path) -> None:
-    engine = open_database(f"sqlite:///{tmp_path / 'draft.db'}")
+def test_a_closed_study_is_refused_by_the_service_not_bypassed(database_url: str) -> None:
+    engine = open_database(database_url)
     from vakstem.instrument.loader import load_study_file
     from vakstem.studies.klantmanagers import STUDY_FILE
 

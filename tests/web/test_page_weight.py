@@ -25,8 +25,8 @@ BUDGET = 30 * 1024
 
 
 @pytest.fixture
-def shipped(tmp_path: Path) -> Iterator[tuple[Engine, TestClient]]:
-    engine = open_database(f"sqlite:///{tmp_path / 'weight.db'}")
+def shipped(database_url: str, tmp_path: Path) -> Iterator[tuple[Engine, TestClient]]:
+    engine = open_database(database_url)
     for name in ("voorbeeld", "klantmanagers"):
         path = STUDIES / name / "study.yaml"
         load_study(engine, load_study_file(path), path.read_text(encoding="utf-8"))

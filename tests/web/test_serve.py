@@ -14,14 +14,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from vakstem.commands.serve import prepare_demo, shipped_studies
 from vakstem.settings import Settings
 from vakstem.store import open_database
 from vakstem.store.studies import StudyStatus, get_study, set_status
+from vakstem.store.tables import responses
 
 VAKSTEM = Path(sys.executable).parent / "vakstem"
+#: Simulated responses the demo makes in these tests (its default of 500 takes half a minute).
+DEMO_RESPONSES = 8
 
 
 def free_port() -> int:
@@ -31,11 +35,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(args: list[str], data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """Run `vakstem <args> --port <free>` until it answers; stop it (and its workers) after."""
+def running(
+    args: list[str], data_dir: Path, database_url: str
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """Run `vakstem <args> --port <free>` until it answers; stop it (and its workers) after.
+    The demo simulates a handful of responses, not its 500 (that is tested in tests/simulate)."""
     port = free_port()
-    env = {**os.environ, "VAKSTEM_DATA_DIR": str(data_dir)}
-    env.pop("VAKSTEM_DATABASE_URL", None)
+    env = {
+        **os.environ,
+        "VAKSTEM_DATA_DIR": str(data_dir),
+        "VAKSTEM_DATABASE_URL": database_url,
+        "VAKSTEM_DEMO_RESPONSES": str(DEMO_RESPONSES),
+    }
     proc = subprocess.Popen(
         [str(VAKSTEM), *args, "--port", str(port)],
         env=env,
@@ -71,7 +82,7 @@ def running(args: list[str], data_dir: Path) -> Iterator[tuple[str, subprocess.P
 def test_prepare_demo_loads_and_opens_every_shipped_study(database_url: str) -> None:
     engine: Engine = open_database(database_url)
     try:
-        settings = Settings()
+        settings = Settings(demo_responses=DEMO_RESPONSES)
         lines = prepare_demo(engine, settings, base_url="http://localhost:9000")
         assert (
             "Voorbeeldonderzoek werk en ondersteuning: http://localhost:9000/s/voorbeeld" in lines
@@ -86,21 +97,32 @@ def test_prepare_demo_loads_and_opens_every_shipped_study(database_url: str) -> 
         engine.dispose()
 
 
-def test_demo_command_prints_the_links_and_serves_the_studies(tmp_path: Path) -> None:
-    with running(["demo"], tmp_path) as (base, proc):
+def test_demo_command_prints_the_links_and_serves_the_studies(
+    tmp_path: Path, database_url: str
+) -> None:
+    with running(["demo"], tmp_path, database_url) as (base, proc):
         page = httpx.get(f"{base}/s/voorbeeld", timeout=10)
         assert page.status_code == 200
         assert "Voorbeeldonderzoek werk en ondersteuning" in page.text
     output = proc.communicate()[0]
     assert f"{base}/s/voorbeeld" in output
-    assert (tmp_path / "vakstem.db").exists()
+    assert f"klantmanagers: {DEMO_RESPONSES} responses" in output
+    engine = open_database(database_url)
+    try:
+        with engine.connect() as conn:
+            stored = conn.execute(sa.select(sa.func.count()).select_from(responses)).scalar_one()
+        assert stored == DEMO_RESPONSES
+    finally:
+        engine.dispose()
 
 
-def test_serve_with_two_workers_builds_the_app_from_the_environment(tmp_path: Path) -> None:
-    engine = open_database(f"sqlite:///{tmp_path / 'vakstem.db'}")
-    prepare_demo(engine, Settings())
+def test_serve_with_two_workers_builds_the_app_from_the_environment(
+    tmp_path: Path, database_url: str
+) -> None:
+    engine = open_database(database_url)
+    prepare_demo(engine, Settings(demo_responses=0))
     engine.dispose()
-    with running(["serve", "--workers", "2"], tmp_path) as (base, _proc):
+    with running(["serve", "--workers", "2"], tmp_path, database_url) as (base, _proc):
         started = httpx.post(f"{base}/api/v1/studies/voorbeeld/responses", json={}, timeout=10)
         assert started.status_code == 201
         missing = httpx.get(f"{base}/s/bestaat_niet", timeout=10)

@@ -64,7 +64,7 @@ def prepare_demo(
             continue
         title = text_in(study.title, settings.default_language, study.default_language)
         lines.append(f"{title}: {base_url}/s/{study.id}")
-    lines.extend(simulate_demo(engine, settings.data_dir))
+    lines.extend(simulate_demo(engine, settings.data_dir, n=settings.demo_responses))
     lines.extend(prepare_demo_researcher(engine, base_url=base_url))
     return lines
 
@@ -75,6 +75,11 @@ def _open(console: Console, settings: Settings) -> Engine:
     except DatabaseError as exc:
         console.print(f"[red]Cannot open the database:[/red] {exc}")
         raise typer.Exit(1) from None
+
+
+#: uvicorn's access log stays off: each line holds the client's address and the request path,
+#: and a respondent's path holds the resume code (the key to the answers). It also costs CPU.
+ACCESS_LOG = False
 
 
 def _forwarded_allow_ips(settings: Settings) -> str | None:
@@ -114,6 +119,7 @@ def serve(
             workers=workers,
             timeout_worker_healthcheck=60,
             forwarded_allow_ips=_forwarded_allow_ips(settings),
+            access_log=ACCESS_LOG,
         )
         return
     uvicorn.run(
@@ -121,6 +127,7 @@ def serve(
         host=host,
         port=port,
         forwarded_allow_ips=_forwarded_allow_ips(settings),
+        access_log=ACCESS_LOG,
     )
 
 
@@ -138,4 +145,4 @@ def demo(
     for line in prepare_demo(engine, settings, base_url=f"http://{shown_host}:{port}"):
         console.print(line, highlight=False, soft_wrap=True)
     console.print("Stop with Ctrl+C.")
-    uvicorn.run(create_app(settings, engine), host=host, port=port)
+    uvicorn.run(create_app(settings, engine), host=host, port=port, access_log=ACCESS_LOG)

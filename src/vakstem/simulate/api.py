@@ -181,10 +181,11 @@ DEMO_ORGANISATIONS = 40
 DEMO_SEED = 20261126
 
 
-def simulate_demo(engine: Engine, data_dir: Path | None = None) -> list[str]:
-    """Give the demo's klantmanager study 500 simulated responses from 40 organisations, once:
-    a database that already has responses for it is left alone. Returns lines to print: the
-    study's response counts (the same lines when run again on the same database)."""
+def simulate_demo(engine: Engine, data_dir: Path | None = None, *, n: int = DEMO_N) -> list[str]:
+    """Give the demo's klantmanager study `n` (500) simulated responses from 40 organisations
+    (fewer when `n` is smaller), once: a database that already has responses for it is left
+    alone. Returns lines to print: the study's response counts (the same lines when run again
+    on the same database)."""
     from vakstem.simulate.writer import status_counts
 
     try:
@@ -192,16 +193,19 @@ def simulate_demo(engine: Engine, data_dir: Path | None = None) -> list[str]:
     except StudyNotFound:
         return [f"{DEMO_STUDY}: not loaded, so no simulated responses"]
     target = data_dir / f"simulated-{DEMO_STUDY}-truth.json" if data_dir is not None else None
+    organisations = min(DEMO_ORGANISATIONS, n)
     lines: list[str] = []
     counts, tests = status_counts(engine, DEMO_STUDY)
     if not sum(counts.values()):
+        if n < 1:
+            return [f"{DEMO_STUDY}: no simulated responses (0 asked for)"]
         try:
             result = simulate(
                 engine,
                 DEMO_STUDY,
-                n=DEMO_N,
+                n=n,
                 seed=DEMO_SEED,
-                organisations=DEMO_ORGANISATIONS,
+                organisations=organisations,
                 bulk=True,
                 batch_size=50,
             )
@@ -221,8 +225,20 @@ def simulate_demo(engine: Engine, data_dir: Path | None = None) -> list[str]:
         f"{DEMO_STUDY}: {sum(counts.values())} responses ({statuses}; of which test {tests})",
     )
     if target is not None and target.is_file():
-        lines.append(
-            f"{DEMO_STUDY}: simulated pilot data ({DEMO_N} responses from {DEMO_ORGANISATIONS} "
-            f"organisations, seed {DEMO_SEED}); true values in {target}"
-        )
+        lines.append(_pilot_line(target, fallback=(n, organisations)))
     return lines
+
+
+def _pilot_line(target: Path, fallback: tuple[int, int]) -> str:
+    """The line naming the truth file, with the size it records (an earlier demo run may have
+    asked for another number of responses than this one)."""
+    n, organisations = fallback
+    try:
+        recorded = json.loads(target.read_text(encoding="utf-8"))["simulation"]
+        n, organisations = int(recorded["n"]), int(recorded["organisations"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # an unreadable or hand-edited file: name the size asked for now
+    return (
+        f"{DEMO_STUDY}: simulated pilot data ({n} responses from {organisations} "
+        f"organisations, seed {DEMO_SEED}); true values in {target}"
+    )
