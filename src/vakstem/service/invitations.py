@@ -570,6 +570,16 @@ def decline(engine: Engine, study_id: str, token: str, *, now: datetime | None =
 
 def record_completion(engine: Engine, study_id: str, resume_code: str) -> bool:
     """Mark the invitation of a completed response as completed and drop the bridge."""
+    # The claim hash is slow on purpose; most completions came through the anonymous link, so
+    # hash only when the study has an invited response running at all.
+    with engine.connect() as conn:
+        running = conn.execute(
+            sa.select(invitations.c.id)
+            .where(invitations.c.study_id == study_id, invitations.c.claim_hash.is_not(None))
+            .limit(1)
+        ).first()
+    if running is None:
+        return False
     claim = claim_hash(study_id, resume_code)
     if claim is None:
         return False
