@@ -9,6 +9,7 @@ author ever reaches a page; `to_html_inline` does the same for one-line texts (l
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 
@@ -22,6 +23,9 @@ _BOLD = re.compile(r"\*\*(?!\s)(.+?)(?<!\s)\*\*")
 # A single asterisk with a space after it ("5 * 3") is not emphasis.
 _ITALIC = re.compile(r"(?<!\*)\*(?![\s*])(.+?)(?<![\s*])\*(?!\*)")
 _BULLET = re.compile(r"^\s*- (.*)$")
+#: Texts formatted and remembered per process: a page shows the same few hundred study texts to
+#: every respondent, and formatting them again on every view cost more than the database.
+_CACHED = 8192
 
 
 def _emphasis(escaped: str) -> str:
@@ -39,6 +43,7 @@ def _without_links(escaped: str) -> str:
     )
 
 
+@lru_cache(maxsize=_CACHED)
 def _inline(text: str) -> str:
     escaped = str(escape(text))
     out: list[str] = []
@@ -59,6 +64,7 @@ def to_html_inline(text: str | None) -> Markup:
     return Markup(_inline(str(text)))
 
 
+@lru_cache(maxsize=_CACHED)
 def to_html(text: str | None) -> Markup:
     """A text as HTML blocks: blank lines separate paragraphs, single newlines break lines, and
     consecutive lines starting with `- ` form a bulleted list."""
@@ -85,6 +91,7 @@ def to_html(text: str | None) -> Markup:
     return Markup("".join(html))
 
 
+@lru_cache(maxsize=_CACHED)
 def plain_text(text: str | None) -> str:
     """The text without formatting markers: links become `text (url)`, emphasis is dropped."""
     if not text:

@@ -41,6 +41,9 @@ def make_environment() -> Environment:
         lstrip_blocks=True,
         # A misspelt variable must fail the tests, not render as an empty string.
         undefined=StrictUndefined,
+        # Templates ship with the package and change only with a new release (and restart);
+        # checking their modification time on every render was a measurable part of a page.
+        auto_reload=False,
     )
     env.filters["paragraphs"] = paragraphs
     env.filters["inline"] = to_html_inline
