@@ -158,3 +158,45 @@ def scale_scores(study: Study, df: pd.DataFrame) -> pd.DataFrame:
     bounds = item_bounds(study)
     columns = {scale.id: score_scale(numeric, scale, bounds) for scale in study.scales}
     return pd.DataFrame(columns, index=df.index)
+
+
+def scores_of_answers(study: Study, answers: Mapping[str, object]) -> dict[str, float | None]:
+    """Every scale's score for one response's stored answers (None where too few items were
+    answered), by the same rules as `scale_scores` but without building data frames: the
+    closing page scores one response at a time, where pandas cost more than all the rest."""
+    owner = _item_of_variable(study)
+    bounds = item_bounds(study)
+    out: dict[str, float | None] = {}
+    for scale in study.scales:
+        if len(scale.items) == 0:
+            raise ScoringError(f"scale {scale.id!r} has no items")
+        values: list[float] = []
+        for var in scale.items:
+            answer = answers.get(var)
+            if not isinstance(answer, int | float) or answer != answer:  # unanswered, NaN
+                continue
+            value = float(answer)
+            item = owner.get(var)
+            choices = study.choices_of(item) if item is not None else ()
+            if item is not None and item.type in NUMERIC_TYPES and choices:
+                if value not in {float(c.code) for c in choices}:
+                    raise ScoringError(
+                        f"column {var!r} holds code {_fmt_code(value)} that is not in its "
+                        f"choice list {item.choices!r}"
+                    )
+                if value in {float(c.code) for c in choices if c.missing}:
+                    continue
+            if var in scale.reverse:
+                if var not in bounds:
+                    raise ScoringError(
+                        f"scale {scale.id!r}: reverse-keyed item {var!r} has no known range"
+                    )
+                low, high = bounds[var]
+                value = low + high - value
+            values.append(value)
+        if len(values) < required_answered(scale):
+            out[scale.id] = None
+        else:
+            total = math.fsum(values)
+            out[scale.id] = total if scale.scoring == "sum" else total / len(values)
+    return out

@@ -4,26 +4,29 @@ scales next to the median and middle half of all completed responses.
 Shown only once at least `settings.mirror_min` completed (non-test, not excluded) responses
 exist, and never below `k`. The aggregates are cached by a fingerprint of the set of completed
 response ids (count and hash), so a withdrawn or excluded response changes the key and its
-answers never live on in a cached figure.
+answers never live on in a cached figure. During fieldwork every completion changes the set;
+so that not every closing page scores all responses again, figures that are already shown may
+lag new completions by up to a minute (never a withdrawal or exclusion, never the threshold).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup
 from sqlalchemy.engine import Engine
 
+from vakstem.analysis.scoring import scores_of_answers
 from vakstem.feedback import texts
 from vakstem.feedback.data import (
     FeedbackData,
     completed_ids,
     fingerprint,
-    frame_from_answers,
     load_feedback_data,
 )
 from vakstem.feedback.disclosure import Count, Disclosure, Quartiles
@@ -104,12 +107,7 @@ def build_aggregates(data: FeedbackData) -> Aggregates:
 
 def own_scores(study: Study, answers: Mapping[str, Any]) -> dict[str, float | None]:
     """The respondent's own scale scores (None where too few items were answered)."""
-    frame = frame_from_answers(study, {"self": answers}).frame
-    out: dict[str, float | None] = {}
-    for scale in study.scales:
-        value = float(frame[f"score:{scale.id}"].iloc[0])
-        out[scale.id] = None if value != value else value
-    return out
+    return scores_of_answers(study, answers)
 
 
 def build_mirror(aggregates: Aggregates, answers: Mapping[str, Any]) -> Mirror:
@@ -178,21 +176,44 @@ def render_mirror(mirror: Mirror, language: str, *, later_url: str = "") -> Mark
 
 class MirrorService:
     """Mirrors over one database, with aggregates cached per study by the fingerprint of its
-    completed responses (a few entries; recomputed whenever that set changes)."""
+    completed responses (a few entries; recomputed when that set changes).
 
-    def __init__(self, engine: Engine, *, max_entries: int = 16) -> None:
+    Scoring every completed response is the costly part, and during fieldwork each completion
+    changes the set. So figures already shown (at or above the threshold) are reused for up to
+    `max_age_s` seconds while responses are only added; a response gone from the set (withdrawn
+    or excluded) always forces a new computation.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_entries: int = 16,
+        max_age_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.engine = engine
         self._cache: OrderedDict[tuple[str, str], Aggregates] = OrderedDict()
+        #: Per study: the ids last scored, when, and their aggregates.
+        self._latest: dict[str, tuple[frozenset[str], float, Aggregates]] = {}
         self._lock = threading.Lock()
         self._max = max_entries
+        self._max_age = max_age_s
+        self._clock = clock
 
     def aggregates(self, study_id: str) -> Aggregates:
-        key = (study_id, fingerprint(completed_ids(self.engine, study_id)))
+        ids = completed_ids(self.engine, study_id)
+        key = (study_id, fingerprint(ids))
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
                 return cached
+            latest = self._latest.get(study_id)
+        if latest is not None:
+            scored, at, recent = latest
+            if recent.available and self._clock() - at < self._max_age and scored.issubset(ids):
+                return recent
         data = load_feedback_data(self.engine, study_id)
         aggregates = build_aggregates(data)
         # Keyed by the responses actually read, which may differ from the ones counted above
@@ -203,6 +224,7 @@ class MirrorService:
             for old in [k for k in self._cache if k[0] == study_id]:
                 del self._cache[old]
             self._cache[key] = aggregates
+            self._latest[study_id] = (frozenset(data.ids), self._clock(), aggregates)
             while len(self._cache) > self._max:
                 self._cache.popitem(last=False)
         return aggregates
