@@ -30,6 +30,7 @@ from vakstem.instrument.answers import (
 from vakstem.instrument.schema import Item, ItemType, Page, Study
 from vakstem.service import bots, conditions, quotas, resume_codes
 from vakstem.service.types import (
+    AlreadyWithdrawn,
     AnswerValue,
     ItemError,
     PageView,
@@ -629,14 +630,23 @@ class ResponseService:
             )
             return self._state(conn, resp)
 
-    def withdraw(self, resume_code: str) -> ResponseState:
-        """Delete every answer of the response the code belongs to and mark it withdrawn."""
+    def withdraw(self, resume_code: str, *, study_id: str | None = None) -> ResponseState:
+        """Delete every answer of the response the code belongs to and mark it withdrawn.
+
+        With `study_id`, a code of another study is `ResponseNotFound` (the caller learns
+        nothing about other studies); a response withdrawn before is `AlreadyWithdrawn`, decided
+        under the row lock, so of two simultaneous withdrawals exactly one succeeds.
+        """
         code = resume_codes.normalise(resume_code)
         if code is None:
             raise ResponseNotFound()
         now = self._clock()
         with write_transaction(self.engine) as conn:
             resp = self._read(conn, resume_hash=resume_codes.code_hash(code))
+            if study_id is not None and resp.study_id != study_id:
+                raise ResponseNotFound()
+            if resp.status is ResponseStatus.WITHDRAWN:
+                raise AlreadyWithdrawn()
             self._delete_answers(conn, resp.id, None)
             if resp.status is not ResponseStatus.REFUSED:
                 resp.status = ResponseStatus.WITHDRAWN

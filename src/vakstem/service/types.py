@@ -64,6 +64,13 @@ class ResponseFinished(DomainError):
     status = 409
 
 
+class AlreadyWithdrawn(DomainError):
+    """The response of this resume code was withdrawn before; nothing of it is kept."""
+
+    code = "already_withdrawn"
+    status = 409
+
+
 class StalePage(DomainError):
     """A page other than the current one was submitted (old tab, back button, double click).
 

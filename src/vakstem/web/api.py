@@ -8,19 +8,23 @@ exists.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Header
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
 from vakstem.instrument.schema import ItemType, Study
+from vakstem.service import resume_codes
 from vakstem.service.types import (
+    AlreadyWithdrawn,
     ItemError,
     ResponseNotFound,
     ResponseState,
     StalePage,
 )
+from vakstem.store.studies import get_study
+from vakstem.web import withdraw_routes
 from vakstem.web.context import WebContext
 from vakstem.web.render import page_json
 
@@ -45,6 +49,24 @@ class SubmitIn(BaseModel):
         description="Variable id -> value: a choice code (int), a list of codes (multiple "
         "choice), a number, a string (text; a date as YYYY-MM-DD), 1/0 for consent, or null."
     )
+
+
+class WithdrawIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resume_code: str = Field(
+        max_length=64,
+        description="The code given when the response started, e.g. `K7QM-3XHD-9P` (case, "
+        "spaces and dashes do not matter). Sent in the body so it stays out of access logs.",
+    )
+    language: str | None = Field(
+        default=None, max_length=8, description="Language of the messages, e.g. `nl` or `en`"
+    )
+
+
+class WithdrawnOut(_Out):
+    status: Literal["withdrawn"]
+    detail: str = Field(description="What happened, in the requested language")
 
 
 class ChoiceOut(_Out):
@@ -233,5 +255,39 @@ def build_router(web: WebContext) -> APIRouter:
     def back(response_id: str, authorization: str | None = Header(default=None)) -> StateOut:
         state = authorized(response_id, authorization)
         return state_out(service.back(state.id))
+
+    @router.post(
+        "/studies/{study_id}/withdrawals",
+        responses={
+            **body_problems,
+            404: {"model": Detail, "description": "No such study, or no response with this "
+                  "code in it (a code of another study is not found either)"},
+            409: {"model": Detail, "description": "Withdrawn before; nothing of it is kept"},
+            422: {"model": ErrorsOut, "description": "Not a resume code at all"},
+            429: {"model": Detail, "description": "Too many attempts from this network"},
+        },
+        summary="Withdraw a response by its resume code",
+        response_model=WithdrawnOut,
+        description="Deletes every answer of the response and marks it withdrawn, at once and "
+        "for good: it leaves exports, the console, the dashboard and feedback. Works in every "
+        "state of the response and of the study (also after fieldwork closed).",
+    )  # fmt: skip
+    def withdraw(study_id: str, body: WithdrawIn) -> WithdrawnOut | JSONResponse:
+        study = get_study(web.engine, study_id).study
+        wanted = body.language
+        language = wanted if wanted in study.languages else study.default_language
+        t = web.catalogues.translator(language)
+        code = resume_codes.normalise(body.resume_code)
+        if code is None:
+            problem = {"code": "malformed_code", "message": t(withdraw_routes.MALFORMED)}
+            return JSONResponse({"errors": {"resume_code": [problem]}}, status_code=422)
+        try:
+            service.withdraw(code, study_id=study_id)
+        except ResponseNotFound:
+            return JSONResponse({"detail": t(withdraw_routes.UNKNOWN)}, status_code=404)
+        except AlreadyWithdrawn as exc:
+            detail = web.catalogues.domain_message(language, exc.code)
+            return JSONResponse({"detail": detail}, status_code=409)
+        return WithdrawnOut(status="withdrawn", detail=t(withdraw_routes.DONE_TEXT))
 
     return router

@@ -21,6 +21,7 @@ from vakstem.web import (
     privacy_routes,
     reach_routes,
     respondent,
+    withdraw_routes,
 )
 from vakstem.web.console.reach import MAX_CSV_BYTES
 from vakstem.web.context import WebContext
@@ -59,6 +60,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     feedback_routes.install(app, web)
     app.include_router(console.build_router(web))
     reach_routes.install(app, web)
+    withdraw_routes.install(app, web)
     privacy_routes.install(app, web)
     app.mount("/static", CompressedStaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(RateLimitMiddleware, limiter=RateLimiter(shared=settings.rate_limit_table))

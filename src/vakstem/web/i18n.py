@@ -53,6 +53,9 @@ DOMAIN_MESSAGES: dict[str, str] = {
     ),
     "study_closed": N_("This survey is closed; no more answers can be given."),
     "response_finished": N_("This questionnaire has already been finished."),
+    "already_withdrawn": N_(
+        "The answers given with this code have already been withdrawn; nothing of them is kept."
+    ),
     "stale_page": N_("This page was already submitted; here is where you are now."),
     "error": N_("Something went wrong with this request."),
 }

@@ -40,6 +40,7 @@ from vakstem.web.context import WebContext
 from vakstem.web.errors import WebError
 from vakstem.web.i18n import N_
 from vakstem.web.render import build_page, preview_page
+from vakstem.web.withdraw_routes import offer_form
 
 #: Form fields that are not answers start with an underscore; variable ids never do.
 PAGE_FIELD = "_page"
@@ -174,6 +175,11 @@ def build_router(web: WebContext) -> APIRouter:
             resume_code=resume_code,
             resume_url=resume_url,
             resume_form_url=resume_form_url,
+            withdraw_offer=(
+                offer_form(web, study.id, resume_code, language, show_code=False)
+                if resume_code
+                else Markup("")
+            ),
             notice=notice,
         )
 
@@ -363,6 +369,11 @@ def build_router(web: WebContext) -> APIRouter:
                 language = choose_language(state.language, state.study)
                 base = str(request.base_url).rstrip("/")
                 extra = await run_in_threadpool(web.closing_section, state, language, base)
+            if state.completed:
+                # The closing page shows the code with the way to withdraw, now or later.
+                language = choose_language(state.language, state.study)
+                offer = offer_form(web, study_id, state.resume_code, language, show_code=True)
+                extra = (extra or Markup("")) + offer
             return finished_page(request, state, extra)
         return render_current(request, state, code_of(state, code))
 

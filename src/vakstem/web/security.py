@@ -1,6 +1,6 @@
-"""Rate limits on the doors that can be hammered: console login, password reset, and starting
-a response (HTML and API). Security headers, CSRF and the body limit live in `guard.py` and
-the routes; this module only counts.
+"""Rate limits on the doors that can be hammered: console login, password reset, starting
+a response (HTML and API) and typing a resume code (to continue or to withdraw). Security
+headers, CSRF and the body limit live in `guard.py` and the routes; this module only counts.
 
 Privacy by construction: a client is known only by a keyed hash of its address, the key is
 random, held in process memory and replaced every `rotate_seconds` (which also forgets every
@@ -33,6 +33,9 @@ class Limit:
     per_minute: float
 
 
+#: Resume-code entry, per client address (an organisation's respondents share one).
+CODE_LIMIT = Limit(burst=30, per_minute=30)
+
 #: A whole organisation may sit behind one address, so starting responses gets room; guessing
 #: passwords does not.
 DEFAULT_LIMITS: tuple[tuple[re.Pattern[str], str, Limit], ...] = (
@@ -40,6 +43,10 @@ DEFAULT_LIMITS: tuple[tuple[re.Pattern[str], str, Limit], ...] = (
     (re.compile(r"^/console/(forgot|reset/[^/]+)$"), "reset", Limit(burst=5, per_minute=5)),
     (re.compile(r"^/s/[^/]+$"), "start", Limit(burst=120, per_minute=120)),
     (re.compile(r"^/api/v1/studies/[^/]+/responses$"), "start", Limit(burst=120, per_minute=120)),
+    # Typing a resume code (to continue or to withdraw): one door, so a guesser gets no more
+    # tries by alternating; a person mistyping a few times is never stopped.
+    (re.compile(r"^/s/[^/]+/(hervat|intrekken)$"), "code", CODE_LIMIT),
+    (re.compile(r"^/api/v1/studies/[^/]+/withdrawals$"), "code", CODE_LIMIT),
 )
 
 _PAGE = """<!doctype html>
