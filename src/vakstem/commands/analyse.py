@@ -21,6 +21,7 @@ from vakstem.analysis.plan import (
     run_plan,
 )
 from vakstem.analysis.report import render_report
+from vakstem.analysis.sem import default_processes
 from vakstem.export.codebook import CodebookError, find_study_file
 from vakstem.export.missing import ExportError
 from vakstem.instrument.loader import load_study_file
@@ -125,6 +126,13 @@ def analyse(
     include_test: bool = typer.Option(
         False, "--include-test", help="Keep test responses (the plan excludes them)."
     ),
+    processes: int = typer.Option(
+        0,
+        "--processes",
+        min=0,
+        help="Processes for the bootstrap draws (0: one per core, at most 4); the numbers do "
+        "not depend on it.",
+    ),
     steps: str | None = typer.Option(
         None, "--steps", help=f"Comma-separated steps to run (default all: {', '.join(STEPS)})."
     ),
@@ -143,7 +151,13 @@ def analyse(
             err.print(f"[red]error:[/red] cannot write {target}: its folder does not exist")
             raise typer.Exit(2)
     chosen = tuple(s.strip() for s in steps.split(",") if s.strip()) if steps else None
-    options = PlanOptions(seed=seed, bootstrap=bootstrap, include_test=include_test, steps=chosen)
+    options = PlanOptions(
+        seed=seed,
+        bootstrap=bootstrap,
+        include_test=include_test,
+        steps=chosen,
+        processes=processes or default_processes(),
+    )
     try:
         model, table = _load(study, data, database_url)
     except (AnalyseError, PlanError) as exc:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from vakstem.analysis.sem.errors import ConvergenceError, ModelSpecificationError
+from vakstem.analysis.sem.errors import ConvergenceError, DataError, ModelSpecificationError
 from vakstem.analysis.sem.partable import ParTable
 
 Array = NDArray[np.float64]
@@ -597,7 +597,14 @@ def em_saturated(group: GroupData, tol: float = 1e-11, max_iter: int = 5000) -> 
     for _ in range(max_iter):
         state = fiml_pass(group, sigma, mu)
         if state is None:
-            raise np.linalg.LinAlgError("the EM covariance matrix is not positive definite")
+            # The saturated estimate runs to the boundary: too few cases observe some pairs
+            # of variables together for an unrestricted covariance matrix.
+            where = f" of group {group.name!r}" if group.name else ""
+            raise DataError(
+                f"the saturated model{where} has no positive definite covariance matrix: "
+                f"{group.n} rows with missing values are too few to estimate the covariances "
+                f"of {sigma.shape[0]} variables (EM reached a singular matrix)"
+            )
         if abs(state.loglik - previous) < tol * max(1.0, abs(state.loglik)):
             break
         previous = state.loglik
