@@ -49,6 +49,8 @@ class Run:
         self.lock = threading.Lock()
         self.acks = 0
         self.kill_wanted = threading.Event()
+        #: Set: respondents stop after their current page (the backup test needs no more).
+        self.stop = threading.Event()
 
     def ack(self) -> None:
         with self.lock:
@@ -79,7 +81,7 @@ class Run:
                 who.id, who.code = body["id"], body["resume_code"]
                 auth = {"Authorization": f"Bearer {who.code}"}
                 page = body["page"]
-                while page is not None:
+                while page is not None and not self.stop.is_set():
                     answers_ = page_answers(page, rng)
                     who.sent[page["id"]] = answers_
                     try:
@@ -106,7 +108,7 @@ class Run:
                     who.acked.append(page["id"])
                     self.ack()
                     page = reply.json()["page"]
-                who.completed = True
+                who.completed = page is None
         except Exception as exc:  # reported per respondent below
             who.problem = f"{type(exc).__name__}: {exc}"
 
