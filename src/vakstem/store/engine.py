@@ -7,8 +7,10 @@ the data has the same connection settings and an up-to-date schema.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,8 @@ from sqlalchemy.exc import ArgumentError
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: Execution option that makes a SQLite transaction start with BEGIN IMMEDIATE.
 WRITE_LOCK = "vakstem_write_lock"
+#: One writer queue per SQLite engine: threads of a process wait here for their turn to write.
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 #: Any constant: PostgreSQL advisory lock key that serialises migrations of parallel starts.
 _MIGRATION_LOCK_KEY = 7_061_726_513
 
@@ -90,6 +94,7 @@ def create_database_engine(url: str) -> Engine:
                 raise DatabaseError(f"cannot create the folder for {path}: {exc}") from exc
         engine = sa.create_engine(parsed)
         _configure_sqlite(engine)
+        _SQLITE_WRITERS[engine] = threading.RLock()
         return engine
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
@@ -105,8 +110,17 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that holds the database's write lock on SQLite from its first statement.
 
     On PostgreSQL rows are locked individually (SELECT ... FOR UPDATE) by the caller instead.
+    On SQLite the threads of one process also queue for the write lock in Python: a thread
+    that finds it taken would otherwise wait in SQLite's busy handler, which polls with sleeps
+    of up to 100 ms, so under load writers sleep while the lock is free. Reentrant, so a nested
+    write transaction behaves as before (it waits on SQLite's lock).
     """
-    with engine.connect().execution_options(**{WRITE_LOCK: True}) as conn, conn.begin():
+    queue = _SQLITE_WRITERS.get(engine) if isinstance(engine, Engine) else None
+    with (
+        queue if queue is not None else nullcontext(),
+        engine.connect().execution_options(**{WRITE_LOCK: True}) as conn,
+        conn.begin(),
+    ):
         yield conn
 
 
