@@ -97,6 +97,19 @@ class Server:
                 raise AssertionError(f"not all {self.workers} workers started")
             time.sleep(0.5)
 
+    def worker_pids(self) -> list[int]:
+        """The processes the server started (its workers), from /proc."""
+        assert self.proc is not None
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone meanwhile
+            if int(fields[1]) == self.proc.pid:
+                children.append(int(stat.parent.name))
+        return children
+
     def kill(self) -> None:
         """SIGKILL: no shutdown handlers, no flush, like a power cut to the process."""
         if self.proc is not None and self.proc.poll() is None:

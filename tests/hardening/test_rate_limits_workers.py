@@ -118,6 +118,13 @@ def test_a_two_worker_server_gives_a_client_each_limit_once(
     server.start()
     try:
         server.wait_for_workers()
+        workers = server.worker_pids()
+        assert len(workers) >= 2
+        for pid in workers:
+            # A worker imports the app only, not the command line with its plotting and
+            # statistics libraries (seconds of start-up per worker on a busy machine).
+            maps = Path(f"/proc/{pid}/maps").read_text()
+            assert "/matplotlib/" not in maps and "/scipy/stats/" not in maps, pid
         # All at once, each on its own connection, so both workers take some of them.
         clients = [httpx.Client(base_url=server.base, timeout=120) for _ in range(requests)]
         barrier = threading.Barrier(requests)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
 import typer
@@ -89,6 +90,17 @@ def _forwarded_allow_ips(settings: Settings) -> str | None:
     return "*" if settings.behind_tls else None
 
 
+def _workers_skip_the_command_line() -> None:
+    """uvicorn starts workers with multiprocessing's spawn, which re-imports the parent's main
+    module in each child: for the `vakstem` script that is the whole command line with pandas,
+    scipy and matplotlib, seconds of CPU per worker before it can answer (on a busy machine
+    longer than the supervisor's health check). A worker needs only the app factory, so the
+    script is not handed on."""
+    main = sys.modules.get("__main__")
+    if main is not None and getattr(main, "__spec__", None) is None:
+        main.__dict__.pop("__file__", None)
+
+
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: all)."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
@@ -109,6 +121,7 @@ def serve(
             # Without it every worker would draw its own form-token key, and a page shown by
             # one worker would come back "expired" from another.
             os.environ[RUN_KEY_ENV] = secrets.token_hex(32)
+        _workers_skip_the_command_line()
         # A worker must answer the supervisor's health check while it imports the app; on a
         # busy machine that takes longer than uvicorn's 5 s default and workers get killed.
         uvicorn.run(
