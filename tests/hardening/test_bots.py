@@ -39,7 +39,7 @@ from vakstem.instrument.loader import load_study_file
 from vakstem.service import bots
 from vakstem.service.console import dashboard_records
 from vakstem.service.dashboard import compute_dashboard
-from vakstem.service.responses import ResponseService
+from vakstem.service.responses import START_KEY_REUSE, ResponseService
 from vakstem.service.resume_codes import code_hash, normalise
 from vakstem.settings import Settings
 from vakstem.store import open_database
@@ -455,3 +455,20 @@ def test_analysis_can_exclude_the_bot_flags_from_the_tidy_table() -> None:
     assert result.excluded_by == {"honeypot": 2, "too_fast": 1}
     assert list(frame["response_id"][result.analysed_mask]) == ["c"]
     assert result.to_dict()["flags"]["too_fast"] == 2
+
+
+def test_a_start_key_sent_again_later_starts_a_new_response(engine: Engine) -> None:
+    # On a shared computer the next person goes back to the welcome page and sends it again:
+    # a new response of their own, never the previous person's answers.
+    clock = Clock()
+    service = ResponseService(engine, clock=clock)
+    key = bots.new_start_key()
+    first = service.start("voorbeeld", start_key=key)
+    clock.now = T0 + START_KEY_REUSE - timedelta(seconds=1)
+    assert service.start("voorbeeld", start_key=key).id == first.id  # a retry: the same one
+    clock.now = T0 + START_KEY_REUSE + timedelta(seconds=1)
+    later = service.start("voorbeeld", start_key=key)
+    assert later.id != first.id and later.resume_code != first.resume_code
+    assert sorted(flags_of(engine)) == sorted([first.id, later.id])
+    assert service.resume(later.resume_code).id == later.id
+    assert service.resume(first.resume_code).id == first.id

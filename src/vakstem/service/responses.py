@@ -13,7 +13,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,6 +53,17 @@ Orders = dict[str, list[str | int]]
 
 #: Seeds fit a signed 64-bit column on both backends.
 _SEED_BITS = 62
+
+#: How long a welcome form's start key finds the response it created: long enough for a double
+#: click or a retry on a weak connection, too short to reach someone else's earlier session.
+START_KEY_REUSE = timedelta(minutes=2)
+
+
+class _StaleKey:
+    """The start key's response is older than `START_KEY_REUSE`."""
+
+
+STALE_KEY = _StaleKey()
 
 
 def _utc_now() -> datetime:
@@ -245,7 +256,9 @@ class ResponseService:
 
         With a `start_key` (the welcome form's one-time key, `bots.valid_start_key`) the call
         is idempotent: the response that key already created is returned, with its code, so a
-        form posted twice, even at the same moment, makes one response."""
+        form posted twice, even at the same moment, makes one response. Only for
+        `START_KEY_REUSE`: on a shared computer the next person who goes back to the welcome
+        page and sends it again starts a response of their own, never sees the previous one."""
         if start_key is not None and not bots.valid_start_key(start_key):
             raise ValueError("not a start key")
         for attempt in range(3):
@@ -263,17 +276,25 @@ class ResponseService:
                     raise
         raise AssertionError("unreachable")
 
-    def _started_by(self, conn: Connection, study_id: str, start_key: str) -> ResponseState | None:
-        """The response `start_key` already created, with its resume code; None if none."""
+    def _started_by(
+        self, conn: Connection, study_id: str, start_key: str, now: datetime
+    ) -> ResponseState | _StaleKey | None:
+        """The response `start_key` already created, with its resume code; None if none;
+        `STALE_KEY` if it was created longer ago than a double submit takes."""
         row = conn.execute(
-            sa.select(responses.c.id, responses.c.study_id, responses.c.resume_hash).where(
-                responses.c.start_nonce == bots.start_key_hash(start_key)
-            )
+            sa.select(
+                responses.c.id,
+                responses.c.study_id,
+                responses.c.resume_hash,
+                responses.c.started_at,
+            ).where(responses.c.start_nonce == bots.start_key_hash(start_key))
         ).first()
         if row is None:
             return None
         if row.study_id != study_id:
             raise ResponseNotFound()
+        if now - row.started_at > START_KEY_REUSE:
+            return STALE_KEY
         for attempt in range(3):
             code = bots.resume_code_for(start_key, attempt)
             if hmac.compare_digest(resume_codes.code_hash(code), row.resume_hash):
@@ -293,8 +314,11 @@ class ResponseService:
         now = self._clock()
         with write_transaction(self.engine) as conn:
             if start_key is not None:
-                existing = self._started_by(conn, study_id, start_key)
-                if existing is not None:
+                existing = self._started_by(conn, study_id, start_key, now)
+                if isinstance(existing, _StaleKey):
+                    # The key's response is someone's earlier session: a new, unrelated one.
+                    start_key, code = None, resume_codes.new_code()
+                elif existing is not None:
                     return existing
             row = self._check_open(conn, study_id, test=test)
             if row.max_completes is not None and not test:
