@@ -34,7 +34,7 @@ from vakstem.service.types import AlreadyWithdrawn, ResponseStatus
 from vakstem.settings import Settings
 from vakstem.store import open_database
 from vakstem.store.studies import load_study, set_status
-from vakstem.store.tables import answers, responses
+from vakstem.store.tables import answers, page_events, responses
 from vakstem.web import security
 from vakstem.web.app import create_app
 
@@ -157,6 +157,15 @@ def test_withdrawal_through_the_pages_asks_first_then_deletes_every_answer(
     _check_headers(page)
     assert "Je antwoorden zijn ingetrokken" in page.text
     assert _stored(world.engine, response_id) == ("withdrawn", {})
+    with world.engine.connect() as conn:
+        # The route through the pages and its timings are gone with the answers.
+        events = conn.execute(
+            sa.select(sa.func.count()).where(page_events.c.response_id == response_id)
+        ).scalar_one()
+        path = conn.execute(
+            sa.select(responses.c.path).where(responses.c.id == response_id)
+        ).scalar_one()
+    assert events == 0 and path == []
     # The response's own page says it is withdrawn; nothing can be answered any more.
     own = client.get(f"/s/alpha/r/{code}")
     assert "ingetrokken" in own.text and SECRET not in own.text

@@ -672,14 +672,26 @@ class ResponseService:
             if resp.status is ResponseStatus.WITHDRAWN:
                 raise AlreadyWithdrawn()
             self._delete_answers(conn, resp.id, None)
+            # The route through the pages and their timings are the respondent's data too; what
+            # stays is that a response was started and withdrawn (for response rates).
+            conn.execute(page_events.delete().where(page_events.c.response_id == resp.id))
             if resp.status is not ResponseStatus.REFUSED:
                 resp.status = ResponseStatus.WITHDRAWN
             resp.current_page = None
             resp.answers = {}
+            resp.path = []
+            resp.orders = {}
             conn.execute(
                 responses.update()
                 .where(responses.c.id == resp.id)
-                .values(status=resp.status.value, current_page=None, updated_at=now)
+                .values(
+                    status=resp.status.value,
+                    current_page=None,
+                    path=[],
+                    orders={},
+                    quality_flags=None,
+                    updated_at=now,
+                )
             )
             return self._state(conn, resp, resume_codes.display(code))
 
