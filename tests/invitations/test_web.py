@@ -34,7 +34,10 @@ def client(engine: Engine, web_settings: Settings) -> Iterator[TestClient]:
 
 
 def _hidden(html: str) -> dict[str, str]:
-    return dict(HIDDEN.findall(html))
+    """The hidden fields of the page's first form (the answers), as a browser sends them; the
+    withdrawal form beside the resume code has its own token."""
+    first = re.search(r"<form\b.*?</form>", html, flags=re.S)
+    return dict(HIDDEN.findall(first.group(0) if first else html))
 
 
 def _answer_first_page(client: TestClient, url: str, html: str) -> None:
