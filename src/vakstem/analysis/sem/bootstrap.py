@@ -74,10 +74,8 @@ def _single_blas_thread() -> contextlib.AbstractContextManager[Any]:
     and OpenBLAS threads on a shared two-core machine only wait for each other (a draw took
     several times longer with them). A float summed in another order would also change the
     draws in the last digits, and with them the intervals."""
-    try:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-    except ImportError:  # pragma: no cover - threadpoolctl is optional
-        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
     limits: contextlib.AbstractContextManager[Any] = threadpool_limits(limits=1, user_api="blas")
     return limits
 
