@@ -183,6 +183,9 @@ class ResponseService:
 
     def _state(self, conn: Connection, resp: _Response, resume_code: str = "") -> ResponseState:
         study = self._study_version(conn, resp.study_id, resp.version_hash)
+        return self._state_of(study, resp, resume_code)
+
+    def _state_of(self, study: Study, resp: _Response, resume_code: str = "") -> ResponseState:
         return ResponseState(
             id=resp.id,
             study=study,
@@ -420,7 +423,8 @@ class ResponseService:
                 self._screen_out(conn, resp, page_id, now)
             else:
                 self._advance(conn, study, page, resp, outcome.values, now)
-            return SubmitResult(state=self._state(conn, resp), submitted=dict(answers))
+        # The next page's state is built after the commit, so other writers need not wait for it.
+        return SubmitResult(state=self._state_of(study, resp), submitted=dict(answers))
 
     def _check_active(self, resp: _Response) -> None:
         if resp.status is not ResponseStatus.ACTIVE:

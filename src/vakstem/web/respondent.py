@@ -13,7 +13,6 @@ import contextlib
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -34,6 +33,7 @@ from vakstem.service.types import (
     ResponseStatus,
     StalePage,
     StudyClosed,
+    SubmitResult,
 )
 from vakstem.store.studies import get_study
 from vakstem.web.context import WebContext
@@ -112,12 +112,7 @@ def build_router(web: WebContext) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     service = web.service
 
-    def choose_language(requested: str | None, study: Study) -> str:
-        if requested and requested in study.languages and requested in web.catalogues.languages:
-            return requested
-        if study.default_language in web.catalogues.languages:
-            return study.default_language
-        return web.catalogues.default
+    choose_language = web.study_language
 
     def start_fields(
         study_id: str, page_id: str, language: str, source: str | None
@@ -246,12 +241,15 @@ def build_router(web: WebContext) -> APIRouter:
             status_code=status_code,
         )
 
-    async def resolve(study_id: str, code: str) -> ResponseState:
-        state = await run_in_threadpool(service.resume, code)
+    def find(study_id: str, code: str) -> ResponseState:
+        state = service.resume(code)
         if state.study_id != study_id:
             # A valid code used under another study's URL: as unknown, never say it exists.
             raise ResponseNotFound()
         return state
+
+    async def resolve(study_id: str, code: str) -> ResponseState:
+        return await run_in_threadpool(find, study_id, code)
 
     @router.get("/s/{study_id}")
     async def welcome(
@@ -303,40 +301,39 @@ def build_router(web: WebContext) -> APIRouter:
                 notice=web.catalogues.gettext(language, FORM_EXPIRED),
                 status_code=403,
             )
+
         # The form's start key makes a second POST of it (a double click without JavaScript,
         # a reload) continue the response the first one created.
-        state = await run_in_threadpool(
-            partial(
-                service.start,
+        def start_and_store() -> tuple[ResponseState, SubmitResult | None]:
+            state = service.start(
                 study_id,
                 language=language,
                 source=_first(form, "_bron") or None,
                 start_key=start_key,
             )
-        )
-        code = state.resume_code
-        return await submit(request, state, code, form, page_id)
+            return state, store_page(state, form, page_id)
 
-    async def submit(
-        request: Request, state: ResponseState, code: str, form: Form, page_id: str
-    ) -> Response:
-        here = response_path(state.study_id, code)
+        state, result = await run_in_threadpool(start_and_store)
+        return submitted(request, state, state.resume_code, result)
+
+    def store_page(state: ResponseState, form: Form, page_id: str) -> SubmitResult | None:
+        """Store a submitted page (in a worker thread); None when the page is no longer the
+        current one or the response has ended (a second tab, a double click)."""
         # A filled honeypot flags the response; its answers are taken as any others.
         flags = [bots.HONEYPOT] if _first(form, bots.HONEYPOT_FIELD).strip() else []
         try:
-            result = await run_in_threadpool(
-                partial(
-                    service.submit_page,
-                    state.id,
-                    page_id,
-                    form_answers(form, state.page),
-                    from_form=True,
-                    flags=flags,
-                )
+            return service.submit_page(
+                state.id, page_id, form_answers(form, state.page), from_form=True, flags=flags
             )
         except (StalePage, ResponseFinished):
-            return RedirectResponse(here, status_code=303)
-        if result.ok:
+            return None
+
+    def submitted(
+        request: Request, state: ResponseState, code: str, result: SubmitResult | None
+    ) -> Response:
+        """The answer to a page submit: on to the response's page, or the page with its errors."""
+        here = response_path(state.study_id, code)
+        if result is None or result.ok:
             return RedirectResponse(here, status_code=303)
         current = result.state
         assert current.page is not None  # errors are only given for a page being answered
@@ -405,12 +402,22 @@ def build_router(web: WebContext) -> APIRouter:
     @router.post("/s/{study_id}/r/{code}")
     async def answer(request: Request, study_id: str, code: str) -> Response:
         form = await read_form(request)
-        state = await resolve(study_id, code)
-        code = code_of(state, code)
         page_id = _first(form, PAGE_FIELD)
-        if state.page is None or state.status is not ResponseStatus.ACTIVE:
-            return RedirectResponse(response_path(study_id, code), status_code=303)
-        if not web.csrf_ok(_first(form, CSRF_FIELD), state.id, page_id):
+
+        # Finding the response, checking the form's token and storing the page make one trip
+        # to the thread pool: each trip wakes a worker thread and then the event loop again.
+        def find_and_store() -> tuple[ResponseState, bool, SubmitResult | None]:
+            state = find(study_id, code)
+            if state.page is None or state.status is not ResponseStatus.ACTIVE:
+                return state, True, None
+            if not web.csrf_ok(_first(form, CSRF_FIELD), state.id, page_id):
+                return state, False, None
+            return state, True, store_page(state, form, page_id)
+
+        state, token_ok, result = await run_in_threadpool(find_and_store)
+        code = code_of(state, code)
+        if not token_ok:
+            assert state.page is not None
             values: dict[str, Any] = dict(state.answers)
             if page_id == state.page.page.id:
                 values.update(form_answers(form, state.page))
@@ -422,7 +429,7 @@ def build_router(web: WebContext) -> APIRouter:
                 notice=web.catalogues.gettext(state.language, FORM_EXPIRED),
                 status_code=403,
             )
-        return await submit(request, state, code, form, page_id)
+        return submitted(request, state, code, result)
 
     @router.post("/s/{study_id}/r/{code}/back")
     async def back(request: Request, study_id: str, code: str) -> Response:
