@@ -58,6 +58,16 @@ class WebContext:
     def csrf_ok(self, token: str | None, *parts: str) -> bool:
         return bool(token) and hmac.compare_digest(str(token), self.csrf_token(*parts))
 
+    def study_language(self, requested: str | None, study: Study) -> str:
+        """The page language: the one asked for when the study and the interface both have it,
+        else the study's default, else the interface's."""
+        languages = self.catalogues.languages
+        if requested and requested in study.languages and requested in languages:
+            return requested
+        if study.default_language in languages:
+            return study.default_language
+        return self.catalogues.default
+
     def language_switch(
         self, request: Request, current: str, languages: tuple[str, ...]
     ) -> list[dict[str, Any]]:

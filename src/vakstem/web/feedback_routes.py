@@ -50,12 +50,7 @@ def build_router(web: WebContext) -> APIRouter:
     findings = stored_findings(web.engine)
     lock = threading.Lock()
 
-    def language_of(requested: str | None, study: Study) -> str:
-        if requested and requested in study.languages and requested in web.catalogues.languages:
-            return requested
-        if study.default_language in web.catalogues.languages:
-            return study.default_language
-        return web.catalogues.default
+    language_of = web.study_language
 
     def mirror_url(base: str, state: ResponseState) -> str:
         return f"{base}/s/{quote(state.study_id)}/r/{quote(state.resume_code)}/spiegel"

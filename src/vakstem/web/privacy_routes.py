@@ -49,12 +49,7 @@ def withdraw_path(study_id: str) -> str:
 def build_router(web: WebContext) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
-    def language_of(requested: str | None, study: Study) -> str:
-        if requested and requested in study.languages and requested in web.catalogues.languages:
-            return requested
-        if study.default_language in web.catalogues.languages:
-            return study.default_language
-        return web.catalogues.default
+    language_of = web.study_language
 
     @router.get("/s/{study_id}/privacy")
     async def privacy_page(request: Request, study_id: str, lang: str | None = None) -> Response:

@@ -101,12 +101,7 @@ def build_router(web: WebContext) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     service = web.service
 
-    def language_of(requested: str | None, study: Study) -> str:
-        if requested and requested in study.languages and requested in web.catalogues.languages:
-            return requested
-        if study.default_language in web.catalogues.languages:
-            return study.default_language
-        return web.catalogues.default
+    language_of = web.study_language
 
     def ask_page(
         request: Request | None,
