@@ -33,6 +33,8 @@ from vakstem.analysis.reliability import scale_reliability
 from vakstem.analysis.scoring import scale_scores
 from vakstem.analysis.sem import api as sem_api
 from vakstem.analysis.sem.errors import SemError
+from vakstem.analysis.sem.partable import build_partable
+from vakstem.analysis.sem.syntax import parse_model
 from vakstem.export.api import stream_export
 from vakstem.export.database import count_excluded
 from vakstem.export.formats import TableData
@@ -649,6 +651,10 @@ class _Run:
                 subset = frame[frame[group].map(lambda v: str(_plain(v))).isin(kept)].copy()
                 subset[GROUP] = subset[group].map(lambda v: str(_plain(v)))
                 subset = subset.sort_values(GROUP, kind="stable").reset_index(drop=True)
+                underidentified = _too_small_for_model(spec, subset)
+                if underidentified:
+                    entry.update({"status": "failed", "message": underidentified})
+                    continue
                 try:
                     steps = _invariance_sequence(spec, subset)
                 except SemError as exc:
@@ -807,20 +813,50 @@ def standardized_intervals(fitted: sem_api.FitResult) -> dict[str, dict[str, flo
     return sem.standardized_intervals(fitted)
 
 
+def _too_small_for_model(spec: ModelSpec, frame: pd.DataFrame) -> str | None:
+    """Why the configural model cannot be identified in some group, judged before fitting: a
+    group with fewer usable rows than the model's free parameters per group. Such a model
+    otherwise takes the optimiser all its iterations (and the most time of the step) to fail.
+    None when every group has enough rows."""
+    table = build_partable(parse_model(spec.syntax), n_groups=1, meanstructure=True)
+    per_group = table.n_free
+    observed = [v for v in table.ov if v in frame.columns]
+    if len(observed) < len(table.ov):
+        return None  # the fit itself names the missing columns
+    values = frame[observed]
+    usable = (
+        values.notna().all(axis=1) if spec.missing == "listwise" else values.notna().any(axis=1)
+    )
+    sizes = usable.groupby(frame[GROUP]).sum()
+    small = {str(g): int(n) for g, n in sizes.items() if n < per_group}
+    if not small:
+        return None
+    return (
+        "the configural model is not identified in "
+        + ", ".join(f"group {g!r} ({n} usable rows)" for g, n in small.items())
+        + f": it has {per_group} free parameters per group, so every group needs at least "
+        f"{per_group} usable rows; raise min_group_size or leave the group out"
+    )
+
+
 def _invariance_sequence(spec: ModelSpec, frame: pd.DataFrame) -> list[dict[str, Any]]:
-    fits = {}
+    fits: dict[str, sem_api.FitResult] = {}
+    previous: sem_api.FitResult | None = None
     for name, equal in (
         ("configural", ()),
         ("metric", ("loadings",)),
         ("scalar", ("loadings", "intercepts")),
     ):
-        fits[name] = sem_api.fit(
+        # Each more constrained model starts from the previous one's estimates, a few
+        # iterations from its own optimum instead of a cold start.
+        previous = fits[name] = sem_api.fit(
             spec.syntax,
             frame,
             estimator=spec.estimator,
             missing=spec.missing,
             group=GROUP,
             group_equal=equal,
+            start_from=previous,
         )
     tests = sem_api.lrt(*fits.values())
     steps = []

@@ -110,12 +110,15 @@ def fit(
     seed: int | None = None,
     progress: Callable[[], None] | None = None,
     processes: int = 1,
+    start_from: FitResult | None = None,
 ) -> FitResult:
     """Fit a lavaan-syntax model to a data frame, with lavaan's `sem()` defaults.
 
     `bootstrap` draws percentile intervals for the defined (`:=`) parameters, reproducibly for
     a given `seed` (whatever the number of `processes` the draws run in); `progress` is called
-    after each draw (for progress bars)."""
+    after each draw (for progress bars). `start_from`, a fit of a less constrained model of the
+    same data (the configural fit for the metric model), supplies the start values: its
+    estimates of the same parameters (averaged over the rows now constrained equal)."""
     estimator = estimator.upper()
     if estimator not in ("ML", "MLR"):
         raise ModelSpecificationError(f"estimator must be 'ML' or 'MLR', not {estimator!r}")
@@ -149,7 +152,9 @@ def fit(
     )
     groups = est.prepare_groups(data, table, missing=missing, group=group)
     h1 = est.saturated_moments(groups)
-    result = _fit_table(table, groups, h1, estimator=estimator, std_lv=std_lv)
+    result = _fit_table(
+        table, groups, h1, estimator=estimator, std_lv=std_lv, start_from=start_from
+    )
     estimates, parameters, measures, warnings = result
     fit_result = FitResult(
         model=model,
@@ -180,10 +185,17 @@ def _fit_table(
     estimator: str,
     std_lv: bool,
     with_baseline: bool = True,
+    start_from: FitResult | None = None,
 ) -> tuple[est.Estimates, pd.DataFrame, dict[str, float], list[str]]:
     est.set_fixed_x(table, h1)
     model = Model(table, groups)
     start = est.start_values(table, h1, std_lv)
+    if start_from is not None and start_from._estimates is not None:
+        warm = _warm_start(table, start_from._estimates, start)
+        # A start the model cannot evaluate (an implied covariance matrix that is not positive
+        # definite) would end the fit; the default start values are always usable.
+        if math.isfinite(model.objective(warm)):
+            start = warm
     estimates = est.estimate(
         model, h1, estimator=estimator, start=start, names=est.parameter_names(table)
     )
@@ -193,6 +205,26 @@ def _fit_table(
         baseline = est.fit_baseline(table, groups, h1, estimator)
         measures = _fit_measures(estimates, baseline, estimator)
     return estimates, parameters, measures, warnings
+
+
+def _warm_start(table: ParTable, previous: est.Estimates, default: Array) -> Array:
+    """Start values from the estimates of a less constrained fit: each free parameter takes
+    the mean of the previous estimates of its rows (the same lhs, op, rhs and group), so
+    loadings constrained equal start at their mean over the groups."""
+    old_table = previous.model.table
+    old_values = previous.model.row_values(previous.theta)
+    known = {
+        (row.lhs, row.op, row.rhs, row.group): float(old_values[r])
+        for r, row in enumerate(old_table.rows)
+    }
+    sums = np.zeros(table.n_free)
+    counts = np.zeros(table.n_free)
+    for row in table.rows:
+        value = known.get((row.lhs, row.op, row.rhs, row.group))
+        if row.free and value is not None and math.isfinite(value):
+            sums[row.free - 1] += value
+            counts[row.free - 1] += 1
+    return np.where(counts > 0, sums / np.maximum(counts, 1), default)
 
 
 def _parameter_frame(estimates: est.Estimates) -> tuple[pd.DataFrame, list[str]]:

@@ -649,6 +649,14 @@ def em_saturated(group: GroupData, tol: float = 1e-11, max_iter: int = 5000) -> 
     return mu, sigma
 
 
+#: The optimiser gives up when, after STALL_AFTER iterations, the last STALL_WINDOW of them
+#: together lowered the objective by less than STALL_GAIN chi-square units (2N fmin) without
+#: meeting the convergence criteria: a converging run gains far more per step (or stops).
+STALL_AFTER = 100
+STALL_WINDOW = 25
+STALL_GAIN = 1e-3
+
+
 def optimise(model: Model, start: Array, max_iter: int = 500, tolerance: float = 1e-14) -> Array:
     """Minimise fmin: Fisher scoring (the expected information as metric) for the first steps,
     then BFGS updates of that metric, which turn the linear convergence of scoring on misfitting
@@ -666,8 +674,18 @@ def optimise(model: Model, start: Array, max_iter: int = 500, tolerance: float =
     converged = False
     metric = model.metric(theta)
     previous: tuple[Array, Array] | None = None
+    # Objective values of recent iterations, to notice a run that creeps along without
+    # converging (a factor variance drifting to zero in an empirically unidentified model
+    # takes all max_iter iterations to gain a thousandth of a chi-square point).
+    history: list[float] = []
     iteration = 0
     for iteration in range(1, max_iter + 1):
+        history.append(value)
+        if (
+            iteration > STALL_AFTER
+            and 2.0 * model.n_total * (history[-STALL_WINDOW - 1] - value) < STALL_GAIN
+        ):
+            break
         grad = model.gradient(theta)
         if np.max(np.abs(grad)) < 1e-12:
             converged = True
