@@ -1,0 +1,86 @@
+"""The invariance sequence's shortcuts: a more constrained model warm-started from the less
+constrained fit ends at the same estimates in fewer steps, and a group too small for the
+configural model is named before any fit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vakstem.analysis.plan import GROUP, _too_small_for_model
+from vakstem.analysis.sem import engine
+from vakstem.analysis.sem.api import fit
+from vakstem.instrument.schema import ModelSpec
+
+FIXTURES = Path(__file__).parent / "fixtures"
+HS_MODEL = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
+
+
+@pytest.fixture(scope="module")
+def hs() -> pd.DataFrame:
+    return pd.read_csv(FIXTURES / "hs1939.csv")
+
+
+def _gradient_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls = [0]
+    original = engine.Model.gradient
+
+    def counted(self: engine.Model, theta: engine.Array) -> engine.Array:
+        calls[0] += 1
+        return original(self, theta)
+
+    monkeypatch.setattr(engine.Model, "gradient", counted)
+    return calls
+
+
+def test_warm_started_metric_model_reaches_the_cold_estimates_in_fewer_steps(
+    hs: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configural = fit(HS_MODEL, hs, group="school", estimator="MLR")
+    calls = _gradient_calls(monkeypatch)
+    cold = fit(HS_MODEL, hs, group="school", group_equal=("loadings",), estimator="MLR")
+    cold_steps, calls[0] = calls[0], 0
+    warm = fit(
+        HS_MODEL,
+        hs,
+        group="school",
+        group_equal=("loadings",),
+        estimator="MLR",
+        start_from=configural,
+    )
+    assert calls[0] < cold_steps
+    np.testing.assert_allclose(warm.parameters["est"], cold.parameters["est"], atol=1e-6)
+    assert warm.fit_measures["chisq"] == pytest.approx(cold.fit_measures["chisq"], rel=1e-8)
+
+
+def _grouped(hs: pd.DataFrame, small: int) -> pd.DataFrame:
+    frame = hs.copy()
+    frame[GROUP] = "big"
+    frame.loc[frame.index[:small], GROUP] = "small"
+    return frame
+
+
+@pytest.mark.parametrize("missing", ["ml", "listwise"])
+def test_a_group_with_fewer_rows_than_free_parameters_is_named(
+    hs: pd.DataFrame, missing: str
+) -> None:
+    # Per group: 6 loadings, 9 residual variances, 3 factor variances, 3 covariances and
+    # 9 intercepts.
+    spec = ModelSpec(id="hs", syntax=HS_MODEL, missing=missing)
+    message = _too_small_for_model(spec, _grouped(hs, 29))
+    assert message is not None
+    assert "group 'small' (29 usable rows)" in message
+    assert "30 free parameters per group" in message
+    assert _too_small_for_model(spec, _grouped(hs, 30)) is None
+
+
+def test_rows_missing_an_indicator_do_not_count_for_listwise(hs: pd.DataFrame) -> None:
+    frame = _grouped(hs, 40)
+    frame.loc[frame.index[:15], "x1"] = np.nan
+    listwise = ModelSpec(id="hs", syntax=HS_MODEL, missing="listwise")
+    fiml = ModelSpec(id="hs", syntax=HS_MODEL, missing="ml")
+    assert "(25 usable rows)" in (_too_small_for_model(listwise, frame) or "")
+    assert _too_small_for_model(fiml, frame) is None
