@@ -1,6 +1,6 @@
 """The invariance sequence's shortcuts: a more constrained model warm-started from the less
-constrained fit ends at the same estimates in fewer steps, and a group too small for the
-configural model is named before any fit."""
+constrained fit ends at the same estimates in fewer steps, a group too small for the
+configural model is named before any fit, and an optimiser that stops gaining gives up early."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from vakstem.analysis.plan import GROUP, _too_small_for_model
 from vakstem.analysis.sem import engine
 from vakstem.analysis.sem.api import fit
+from vakstem.analysis.sem.errors import ModelSpecificationError
 from vakstem.instrument.schema import ModelSpec
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -84,3 +85,24 @@ def test_rows_missing_an_indicator_do_not_count_for_listwise(hs: pd.DataFrame) -
     fiml = ModelSpec(id="hs", syntax=HS_MODEL, missing="ml")
     assert "(25 usable rows)" in (_too_small_for_model(listwise, frame) or "")
     assert _too_small_for_model(fiml, frame) is None
+
+
+def test_an_unidentified_model_that_creeps_along_is_given_up_before_max_iter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two factors share c while d measures only the second: their loadings trade off along a
+    # ridge the optimiser follows in ever smaller gains.
+    rng = np.random.default_rng(3)
+    common = rng.normal(size=500)
+    data = pd.DataFrame(
+        {
+            "a": common + rng.normal(size=500),
+            "b": common + rng.normal(size=500),
+            "c": rng.normal(size=500),
+            "d": rng.normal(size=500),
+        }
+    )
+    calls = _gradient_calls(monkeypatch)
+    with pytest.raises(ModelSpecificationError, match="not identified"):
+        fit("f =~ a + b + c\ng =~ c + d", data)
+    assert calls[0] < 400  # all 500 iterations without the stall rule
