@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -225,6 +226,20 @@ def pattern_moments(pattern: Pattern, p: int) -> NDArray[np.intp]:
         sub_rows, sub_cols = vech_indices(o.size)
         pattern.moments = np.concatenate([o, p + position[o[sub_rows], o[sub_cols]]])
     return pattern.moments
+
+
+def central_differences(function: Callable[[Array], Array], theta: Array, k: int) -> Array:
+    """The k x k Jacobian of a vector function of theta by central differences, with a step
+    relative to each parameter's size."""
+    jacobian = np.zeros((k, k))
+    for i in range(k):
+        h = 1e-5 * max(1.0, abs(theta[i]))
+        up = theta.copy()
+        down = theta.copy()
+        up[i] += h
+        down[i] -= h
+        jacobian[:, i] = (function(up) - function(down)) / (2 * h)
+    return jacobian
 
 
 def vech_gradient(matrix: Array) -> Array:
@@ -446,30 +461,17 @@ class Model:
             d = self.delta(theta, g)
             g_sigma, g_mu = group_discrepancy_gradient(group, sigma, mu)
             moments = np.concatenate([g_mu[:n_mean], vech_gradient(g_sigma)])
-            second = np.zeros((k, k))
-            for i in range(k):
-                h = 1e-5 * max(1.0, abs(theta[i]))
-                up = theta.copy()
-                down = theta.copy()
-                up[i] += h
-                down[i] -= h
-                second[:, i] = (self.delta(up, g).T @ moments - self.delta(down, g).T @ moments) / (
-                    2 * h
-                )
+
+            def delta_moments(at: Array, g: int = g, moments: Array = moments) -> Array:
+                return self.delta(at, g).T @ moments
+
+            second = central_differences(delta_moments, theta, k)
             hessian += group.n / self.n_total * (d.T @ a1 @ d + second)
         return (hessian + hessian.T) / 2
 
     def numerical_information(self, theta: Array) -> Array:
         """Hessian of fmin by central differences of the analytic gradient (a check)."""
-        k = self.n_free
-        hessian = np.zeros((k, k))
-        for i in range(k):
-            h = 1e-5 * max(1.0, abs(theta[i]))
-            up = theta.copy()
-            down = theta.copy()
-            up[i] += h
-            down[i] -= h
-            hessian[:, i] = (self.gradient(up) - self.gradient(down)) / (2 * h)
+        hessian = central_differences(self.gradient, theta, self.n_free)
         return (hessian + hessian.T) / 2
 
     def casewise_scores(self, theta: Array, g: int, structured: bool = True) -> Array:
