@@ -24,7 +24,7 @@ from vakstem.export.manifest import build_manifest, manifest_path, write_manifes
 from vakstem.export.missing import ExportError
 from vakstem.export.quality import FLAG_COLUMNS, QualityFlagger
 from vakstem.export.relevance import expression_relevance
-from vakstem.export.table import ExportOptions, Row, TableLayout
+from vakstem.export.table import ExportOptions, TableChunk, TableLayout
 
 #: Called once with the number of responses to export, then with each number just written.
 Progress = Callable[[int], None]
@@ -48,7 +48,7 @@ def build_layout(source: ExportSource, options: ExportOptions) -> TableLayout:
     )
 
 
-def _rows(layout: TableLayout, reader: ResponseReader, counter: list[int]) -> Iterator[list[Row]]:
+def _rows(layout: TableLayout, reader: ResponseReader, counter: list[int]) -> Iterator[TableChunk]:
     flagger = QualityFlagger(layout.study, reader.completed_durations())
     for records in reader.chunks():
         counter[0] += len(records)

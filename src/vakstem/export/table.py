@@ -13,11 +13,10 @@ given, so a caller can stream any number through it.
 from __future__ import annotations
 
 import datetime as dt
-import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
@@ -240,6 +239,8 @@ class TableLayout:
             for name, choices in study.choice_lists.items()
         }
         self._plan = self._build_plan()
+        #: Missing reason → its code, looked up once per empty cell.
+        self.reason_codes: dict[MissingReason, int] = {r: self.codes.code(r) for r in MissingReason}
         self._item_of = {v: item for _p, item in study.items() for v in item.variables()}
 
     # -- columns ---------------------------------------------------------------------------
@@ -461,143 +462,262 @@ class TableLayout:
         why = _Reasons(self, record, self._shape(study))
         return {v: why.reason(v) for v in study.variables() if record.answers.get(v) is None}
 
-    def _answer_row(self, record: ResponseRecord) -> Row:
-        answers = record.answers
-        codes = self.codes
-        dont_know = codes.dont_know
-        why: _Reasons | None = None
-        cells: list[Cell] = []
-        append = cells.append
-        for op, variable, extra, coded in self._plan:
-            if op == _META:
-                append(self._meta_cell(variable, record))
-                continue
-            value = answers.get(variable)
-            if value is None:
-                if not coded:
-                    append(None)
-                    continue
-                if why is None:
-                    why = _Reasons(
-                        self, record, self._shape(self._study_of(record.instrument_version))
-                    )
-                append(codes.code(why.reason(variable)))
-            elif op == _CODE:
-                code = value if type(value) is int else _whole(value, variable, record)
-                append(dont_know if code in extra else code)
-            elif op == _OPTION:
-                append(self._option_cell(extra, variable, value, record))
-            elif op == _INTEGER:
-                append(value if type(value) is int else _whole(value, variable, record))
-            elif op == _DECIMAL:
-                if isinstance(value, bool) or not isinstance(value, int | float):
-                    raise _bad(record, variable, value, "a number")
-                append(float(value))
-            elif op == _DATE:
-                append(_date(value, variable, record))
-            elif op == _REASON:
-                append(None)
-            else:
-                append(str(value))
-        return tuple(cells)
-
     def row(self, record: ResponseRecord) -> Row:
         """The table row of one response."""
         return self.rows([record])[0]
 
-    def rows(self, records: Sequence[ResponseRecord]) -> list[Row]:
-        """The table rows of a chunk of responses (scale scores computed for the chunk at once)."""
-        rows = [self._answer_row(r) for r in records]
-        if not self.options.with_scores or not self.study.scales or not rows:
-            return rows
-        scores = self._scores(records)
-        for record, score in zip(records, scores, strict=True):
-            if None in score:
-                self._score_reasons(record, score)
-        return [row + tuple(score) for row, score in zip(rows, scores, strict=True)]
+    def rows(self, records: Sequence[ResponseRecord]) -> TableChunk:
+        """The table rows of a chunk of responses, built a column at a time (scale scores
+        computed for the chunk at once)."""
+        return TableChunk(self.columns_of(records), len(records))
 
-    def _score_reasons(self, record: ResponseRecord, score: list[Cell]) -> None:
-        """Fill in the missing code of each scale score that could not be computed: the reason
-        its unscored items share (all dropped out, all hidden, all don't know), else not
-        answered (too few of its items were answered)."""
-        why = _Reasons(self, record, self._shape(self._study_of(record.instrument_version)))
-        by_variable = self._item_of
-        for i, scale in enumerate(self.study.scales):
-            if score[i] is not None:
+    def columns_of(self, records: Sequence[ResponseRecord]) -> list[list[Cell]]:
+        """One list of cells per column for a chunk of responses.
+
+        Built column by column: each answer variable is looked up once per response and its
+        cells converted by list comprehensions (a type check of the whole column first, the
+        per-cell checks only for columns that need them), and only the empty cells ask for a
+        missing reason. A row-at-a-time loop spent most of its time dispatching per cell."""
+        n = len(records)
+        answers = [r.answers for r in records]
+        why = _ChunkReasons(self, records)
+        values_of: dict[str, list[Any]] = {}
+        options_of: dict[str, tuple[list[frozenset[Any] | None], list[bool]]] = {}
+
+        def values(variable: str) -> list[Any]:
+            found = values_of.get(variable)
+            if found is None:
+                found = values_of[variable] = [a.get(variable) for a in answers]
+            return found
+
+        columns: list[list[Cell]] = []
+        for op, variable, extra, coded in self._plan:
+            if op == _META:
+                columns.append(self._meta_column(variable, records))
                 continue
-            reasons: set[MissingReason] = set()
-            for variable in scale.items:
-                value = record.answers.get(variable)
-                if value is None:
-                    reasons.add(why.reason(variable))
-                    continue
-                item = by_variable.get(variable)
-                missing = self._missing_choice.get(item.choices or "", frozenset()) if item else ()
-                if value in missing:
-                    reasons.add(MissingReason.DONT_KNOW)
-            reason = reasons.pop() if len(reasons) == 1 else MissingReason.NOT_ANSWERED
-            score[i] = self.codes.code(reason)
+            vals = values(variable)
+            if op in (_CODE, _INTEGER):
+                column = self._whole_column(vals, variable, records)
+                missing = extra if op == _CODE else None
+                if missing and not missing.isdisjoint(column):
+                    dont_know = self.codes.dont_know
+                    column = [dont_know if c in missing else c for c in column]
+            elif op == _OPTION:
+                sets = options_of.get(variable)
+                if sets is None:
+                    sets = options_of[variable] = self._chosen(vals, variable, records, extra[1])
+                column = self._option_column(extra, *sets)
+            elif op == _DECIMAL:
+                column = _decimal_column(vals, variable, records)
+            elif op == _DATE:
+                column = [
+                    None if v is None else _date(v, variable, records[i])
+                    for i, v in enumerate(vals)
+                ]
+            elif op == _REASON:
+                column = [None] * n
+            else:
+                column = [None if v is None else v if type(v) is str else str(v) for v in vals]
+            if coded and None in vals:
+                if column is vals:
+                    column = list(vals)
+                for i, v in enumerate(vals):
+                    if v is None:
+                        column[i] = why.code(i, variable)
+            columns.append(column)
+        if self.options.with_scores and self.study.scales:
+            columns.extend(self._score_columns(records, values, why))
+        return columns
 
-    def _scores(self, records: Sequence[ResponseRecord]) -> list[list[Cell]]:
+    def _whole_column(
+        self, vals: list[Any], variable: str, records: Sequence[ResponseRecord]
+    ) -> list[Any]:
+        """Whole numbers as they are (the common case, checked for the whole column at once);
+        a whole float or a bool becomes an int, anything else is an error."""
+        if set(map(type, vals)) <= _INT_OR_NONE:
+            return vals
+        return [
+            None if v is None else v if type(v) is int else _whole(v, variable, records[i])
+            for i, v in enumerate(vals)
+        ]
+
+    def _chosen(
+        self,
+        vals: list[Any],
+        variable: str,
+        records: Sequence[ResponseRecord],
+        missing: frozenset[int],
+    ) -> tuple[list[frozenset[Any] | None], list[bool]]:
+        """Per response, the set of codes chosen (None when unanswered) and whether all of
+        them are substantive non-answers (then every other option is don't know)."""
+        sets: list[frozenset[Any] | None] = []
+        only_missing: list[bool] = []
+        for i, value in enumerate(vals):
+            if value is None:
+                sets.append(None)
+                only_missing.append(False)
+                continue
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = [value]
+            if not isinstance(value, list):
+                raise _bad(records[i], variable, value, "a list of choice codes")
+            chosen = frozenset(value)
+            sets.append(chosen)
+            only_missing.append(bool(chosen and missing and chosen <= missing))
+        return sets, only_missing
+
+    def _option_column(
+        self,
+        extra: tuple[int, frozenset[int]],
+        sets: list[frozenset[Any] | None],
+        only_missing: list[bool],
+    ) -> list[Cell]:
+        code, missing = extra
+        if code in missing or not any(only_missing):
+            return [None if s is None else int(code in s) for s in sets]
+        dont_know = self.codes.dont_know
+        return [
+            None if s is None else dont_know if dk else int(code in s)
+            for s, dk in zip(sets, only_missing, strict=True)
+        ]
+
+    def _score_columns(
+        self,
+        records: Sequence[ResponseRecord],
+        values: Callable[[str], list[Any]],
+        why: _ChunkReasons,
+    ) -> list[list[Cell]]:
         variables = sorted({v for scale in self.study.scales for v in scale.items})
         columns_in: dict[str, np.ndarray[Any, Any]] = {}
         for v in variables:
-            values = [r.answers.get(v) for r in records]
+            vals = values(v)
             try:
                 # Answers are whole numbers or None (NaN here): numpy converts a chunk at once.
-                columns_in[v] = np.array(values, dtype="float64")
+                columns_in[v] = np.array(vals, dtype="float64")
             except (TypeError, ValueError):
-                columns_in[v] = np.array([_number_or_none(x) for x in values], dtype="float64")
+                columns_in[v] = np.array([_number_or_none(x) for x in vals], dtype="float64")
         frame = pd.DataFrame(columns_in, copy=False)
         try:
             scores = scale_scores(self.study, frame)
         except ScoringError as exc:
             raise ExportError(f"cannot compute scale scores: {exc}") from None
-        columns = [scores[scale.id].tolist() for scale in self.study.scales]
-        return [
-            [None if math.isnan(value) else float(value) for value in values]
-            for values in zip(*columns, strict=True)
-        ]
+        columns: list[list[Cell]] = []
+        for scale in self.study.scales:
+            array = scores[scale.id].to_numpy(dtype="float64")
+            column: list[Cell] = array.tolist()
+            for i in np.flatnonzero(np.isnan(array)).tolist():
+                column[i] = self._score_reason(records[i], scale.items, why.of(i))
+            columns.append(column)
+        return columns
 
-    def _meta_cell(self, name: str, r: ResponseRecord) -> Cell:
+    def _score_reason(self, record: ResponseRecord, items: Sequence[str], why: _Reasons) -> int:
+        """The missing code of a scale score that could not be computed: the reason its
+        unscored items share (all dropped out, all hidden, all don't know), else not answered
+        (too few of its items were answered)."""
+        by_variable = self._item_of
+        reasons: set[MissingReason] = set()
+        for variable in items:
+            value = record.answers.get(variable)
+            if value is None:
+                reasons.add(why.reason(variable))
+                continue
+            item = by_variable.get(variable)
+            missing = self._missing_choice.get(item.choices or "", frozenset()) if item else ()
+            if value in missing:
+                reasons.add(MissingReason.DONT_KNOW)
+        reason = reasons.pop() if len(reasons) == 1 else MissingReason.NOT_ANSWERED
+        return self.codes.code(reason)
+
+    def _meta_column(self, name: str, records: Sequence[ResponseRecord]) -> list[Cell]:
         if name == "response_id":
-            return r.response_id
+            return [r.response_id for r in records]
         if name == "instrument_version":
-            return r.instrument_version
+            return [r.instrument_version for r in records]
         if name == "language":
-            return r.language
+            return [r.language for r in records]
         if name == "source":
-            return r.source or ""
+            return [r.source or "" for r in records]
         if name == "started_at":
-            return utc_naive(r.started_at)
+            return [utc_naive(r.started_at) for r in records]
         if name == "completed_at":
-            return utc_naive(r.completed_at)
+            return [utc_naive(r.completed_at) for r in records]
         if name == "duration_s":
-            if r.started_at is None or r.completed_at is None:
-                return None
-            return round((_aware(r.completed_at) - _aware(r.started_at)).total_seconds(), 3)
+            return [
+                None
+                if r.started_at is None or r.completed_at is None
+                else round((_aware(r.completed_at) - _aware(r.started_at)).total_seconds(), 3)
+                for r in records
+            ]
         if name == "status":
-            return r.status
+            return [r.status for r in records]
         if name == "is_test":
-            return int(r.is_test)
+            return [int(r.is_test) for r in records]
         if name == "excluded":
-            return int(r.exclusion_reason is not None)
+            return [int(r.exclusion_reason is not None) for r in records]
         if name == "exclusion_reason":
-            return r.exclusion_reason or ""
-        return int(r.flags[name]) if name in r.flags else None
+            return [r.exclusion_reason or "" for r in records]
+        return [int(r.flags[name]) if name in r.flags else None for r in records]
 
-    def _option_cell(
-        self, extra: tuple[int, frozenset[int]], variable: str, value: Any, record: ResponseRecord
-    ) -> Cell:
-        code, missing = extra
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = [value]
-        if not isinstance(value, list):
-            raise _bad(record, variable, value, "a list of choice codes")
-        chosen = set(value)
-        if chosen and missing and chosen <= missing and code not in missing:
-            return self.codes.dont_know
-        return int(code in chosen)
+
+class TableChunk(Sequence[Row]):
+    """A chunk of the table held as columns (one list of cells per column), which reads as a
+    sequence of row tuples too. Writers that take whole columns (parquet, sav, dta) use
+    `columns`; the row view is built once, when first asked for."""
+
+    __slots__ = ("_length", "_rows", "columns")
+
+    def __init__(self, columns: list[list[Cell]], length: int) -> None:
+        self.columns = columns
+        self._length = length
+        self._rows: list[Row] | None = None
+
+    def __len__(self) -> int:
+        return self._length
+
+    @property
+    def rows(self) -> list[Row]:
+        if self._rows is None:
+            self._rows = list(zip(*self.columns, strict=True)) if self.columns else []
+        return self._rows
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Row]: ...
+
+    def __getitem__(self, index: int | slice) -> Row | Sequence[Row]:
+        return self.rows[index]
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self.rows)
+
+
+def columns_of(chunk: Sequence[Row]) -> list[list[Cell]] | list[tuple[Cell, ...]]:
+    """The columns of a chunk of rows: a `TableChunk`'s own, else transposed."""
+    if isinstance(chunk, TableChunk):
+        return chunk.columns
+    return list(zip(*chunk, strict=True))
+
+
+def _decimal_column(
+    vals: list[Any], variable: str, records: Sequence[ResponseRecord]
+) -> list[Cell]:
+    if set(map(type, vals)) <= _NUMBER_OR_NONE:
+        return [None if v is None else float(v) for v in vals]
+    out: list[Cell] = []
+    for i, value in enumerate(vals):
+        if value is None:
+            out.append(None)
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            raise _bad(records[i], variable, value, "a number")
+        else:
+            out.append(float(value))
+    return out
+
+
+_INT_OR_NONE = frozenset({int, type(None)})
+_NUMBER_OR_NONE = frozenset({int, float, type(None)})
 
 
 _META, _CODE, _OPTION, _INTEGER, _DECIMAL, _DATE, _TEXT, _REASON = range(8)
@@ -697,6 +817,15 @@ class _Reasons:
         self.seen = seen
         self.frontier = frontier
         self._page_shown: dict[int, bool] = {}
+        self._codes: dict[str, int] = {}
+
+    def code(self, variable: str) -> int:
+        """The missing code of `variable` (asked once per option column of a multiple-choice
+        item and again for a reason column, so it is kept)."""
+        found = self._codes.get(variable)
+        if found is None:
+            found = self._codes[variable] = self.layout.reason_codes[self.reason(variable)]
+        return found
 
     def _page_relevant(self, i: int) -> bool:
         shown = self._page_shown.get(i)
@@ -721,6 +850,28 @@ class _Reasons:
         if i < self.frontier:
             return MissingReason.NOT_APPLICABLE
         return MissingReason.DROPPED_OUT
+
+
+class _ChunkReasons:
+    """The `_Reasons` of each response of a chunk, made for a response only when one of its
+    cells is empty."""
+
+    def __init__(self, layout: TableLayout, records: Sequence[ResponseRecord]) -> None:
+        self.layout = layout
+        self.records = records
+        self._of: dict[int, _Reasons] = {}
+
+    def of(self, i: int) -> _Reasons:
+        why = self._of.get(i)
+        if why is None:
+            record = self.records[i]
+            layout = self.layout
+            shape = layout._shape(layout._study_of(record.instrument_version))
+            why = self._of[i] = _Reasons(layout, record, shape)
+        return why
+
+    def code(self, i: int, variable: str) -> int:
+        return self.of(i).code(variable)
 
 
 def _number_or_none(value: Any) -> float | None:
