@@ -19,10 +19,10 @@ from enum import StrEnum
 from typing import Any, overload
 
 import numpy as np
-import pandas as pd
 
-from vakstem.analysis.scoring import ScoringError, scale_scores
+from vakstem.analysis.scoring import ScoringError
 from vakstem.export.missing import ExportError, MissingCodes, MissingReason, missing_codes_of
+from vakstem.export.scores import ChunkScorer
 from vakstem.instrument.names import MAX_NAME_LENGTH, multiple_choice_column, name_problems
 from vakstem.instrument.schema import Choice, Item, ItemType, Study, text_in
 from vakstem.instrument.textformat import plain_text
@@ -242,6 +242,7 @@ class TableLayout:
         #: Missing reason → its code, looked up once per empty cell.
         self.reason_codes: dict[MissingReason, int] = {r: self.codes.code(r) for r in MissingReason}
         self._item_of = {v: item for _p, item in study.items() for v in item.variables()}
+        self._scorer: ChunkScorer | None = None
 
     # -- columns ---------------------------------------------------------------------------
 
@@ -587,23 +588,23 @@ class TableLayout:
         values: Callable[[str], list[Any]],
         why: _ChunkReasons,
     ) -> list[list[Cell]]:
-        variables = sorted({v for scale in self.study.scales for v in scale.items})
+        if self._scorer is None:
+            self._scorer = ChunkScorer(self.study)
         columns_in: dict[str, np.ndarray[Any, Any]] = {}
-        for v in variables:
+        for v in self._scorer.variables():
             vals = values(v)
             try:
                 # Answers are whole numbers or None (NaN here): numpy converts a chunk at once.
                 columns_in[v] = np.array(vals, dtype="float64")
             except (TypeError, ValueError):
                 columns_in[v] = np.array([_number_or_none(x) for x in vals], dtype="float64")
-        frame = pd.DataFrame(columns_in, copy=False)
         try:
-            scores = scale_scores(self.study, frame)
+            scores = self._scorer.scores(columns_in)
         except ScoringError as exc:
             raise ExportError(f"cannot compute scale scores: {exc}") from None
         columns: list[list[Cell]] = []
         for scale in self.study.scales:
-            array = scores[scale.id].to_numpy(dtype="float64")
+            array = scores[scale.id]
             column: list[Cell] = array.tolist()
             for i in np.flatnonzero(np.isnan(array)).tolist():
                 column[i] = self._score_reason(records[i], scale.items, why.of(i))
