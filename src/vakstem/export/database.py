@@ -24,7 +24,7 @@ from vakstem.service import bots
 from vakstem.service.types import StudyNotFound
 from vakstem.store.accounts import response_exclusions
 from vakstem.store.studies import StoredStudy, get_study, get_version
-from vakstem.store.tables import answers, responses
+from vakstem.store.tables import responses
 
 DEFAULT_CHUNK = 2_000
 _UNSEEN = object()
@@ -126,36 +126,49 @@ class ResponseReader:
         language), instead of one per response."""
         return self._strings.setdefault(text, text)
 
-    def _parse(self, text: Any) -> Any:
-        # A JSON column has numeric affinity in SQLite: numbers come back as numbers already.
-        if not isinstance(text, str):
-            return text
-        value = self._parsed.get(text, _UNSEEN)
-        if value is _UNSEEN:
-            value = json.loads(text)
-            # Only short texts are kept: open answers are long and rarely repeat.
-            if len(text) <= 24 and len(self._parsed) < 100_000:
-                self._parsed[text] = value
-        return value
-
-    def _sqlite_answers(self, ids: list[str], by_response: dict[str, dict[str, Any]]) -> None:
-        """The answers of `ids` straight from the sqlite3 cursor, as JSON text parsed through a
-        cache. A page of 2,000 responses holds ~300,000 answers: building a SQLAlchemy row for
-        each took more time than reading them, and most answers are a few small codes, so
-        parsing each distinct text once saves most of the rest."""
+    def _raw_answers(self, ids: list[str], by_response: dict[str, dict[str, Any]]) -> None:
+        """The answers of `ids` straight from the DB-API cursor (sqlite3 or psycopg), as JSON
+        text parsed through a cache. A page of 2,000 responses holds ~150,000 answers: building
+        a SQLAlchemy row for each took more time than reading them, and most answers are a
+        few small codes, so parsing each distinct text once saves most of the rest. The loop
+        is written out (no call per answer): it runs once for every answer exported."""
         cursor = self.conn.connection.cursor()
-        parse = self._parse
-        # SQLite takes at most 32,766 parameters (999 before 3.32); pages stay well under it.
-        for start in range(0, len(ids), 900):
-            part = ids[start : start + 900]
-            marks = ",".join("?" * len(part))
+        parsed = self._parsed
+        loads = json.loads
+        unseen = _UNSEEN
+        rows: list[Any] = []
+        if self.conn.dialect.name == "postgresql":
+            # value::text: the JSONB's own text, parsed here through the cache (psycopg's
+            # JSONB loader would parse every answer).
             cursor.execute(
-                f"SELECT response_id, variable, value FROM answers WHERE response_id IN ({marks})",
-                part,
+                "SELECT response_id, variable, value::text FROM answers "
+                "WHERE response_id = ANY(%s)",
+                (ids,),
             )
-            for rid, variable, value in cursor.fetchall():
-                by_response[rid][variable] = parse(value)
+            rows.extend(cursor.fetchall())
+        else:
+            # SQLite takes at most 32,766 parameters (999 before 3.32); pages stay under it.
+            for start in range(0, len(ids), 900):
+                part = ids[start : start + 900]
+                marks = ",".join("?" * len(part))
+                cursor.execute(
+                    "SELECT response_id, variable, value FROM answers "
+                    f"WHERE response_id IN ({marks})",
+                    part,
+                )
+                rows.extend(cursor.fetchall())
         cursor.close()
+        for rid, variable, value in rows:
+            # A JSON column has numeric affinity in SQLite: numbers come back as numbers.
+            if value.__class__ is str:
+                text = value
+                value = parsed.get(text, unseen)
+                if value is unseen:
+                    value = loads(text)
+                    # Only short texts are kept: open answers are long and rarely repeat.
+                    if len(text) <= 24 and len(parsed) < 100_000:
+                        parsed[text] = value
+            by_response[rid][variable] = value
 
     def count(self) -> int:
         where = _filters(self.source.stored.study_id, self.options)
@@ -203,15 +216,7 @@ class ResponseReader:
                 return
             ids = [row.id for row in page]
             by_response: dict[str, dict[str, Any]] = {i: {} for i in ids}
-            if self.conn.dialect.name == "sqlite":
-                self._sqlite_answers(ids, by_response)
-            else:
-                for rid, variable, value in self.conn.execute(
-                    sa.select(answers.c.response_id, answers.c.variable, answers.c.value).where(
-                        answers.c.response_id.in_(ids)
-                    )
-                ):
-                    by_response[rid][variable] = value
+            self._raw_answers(ids, by_response)
             yield [
                 ResponseRecord(
                     response_id=row.id,
