@@ -3,7 +3,9 @@ solution: the public entry points for intervals, so callers (the analysis plan, 
 need none of the engine's internals.
 
 Cases are resampled within groups; a draw reweights the rows (how often each was drawn) instead
-of copying them, and is refitted from the full-sample estimates. Under FIML a draw needs no EM:
+of copying them, and is refitted from the full-sample estimates by Newton steps with the full
+sample's information as metric (`engine.refine`: about seven passes over the data, each giving
+the objective and its gradient together). Under FIML a draw needs no EM:
 only the covariates' moments (fixed.x), and covariates are complete. Draw j takes its random
 numbers from `SeedSequence(seed, spawn_key=(j,))`, so the draws, and the intervals, are the
 same whether they run in one process or in several.
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vakstem.analysis.sem import estimate as est
-from vakstem.analysis.sem.engine import Array, GroupData, Model, optimise
+from vakstem.analysis.sem.engine import Array, GroupData, Model, refine
 from vakstem.analysis.sem.errors import SemError
 from vakstem.analysis.sem.partable import ParTable
 
@@ -61,6 +63,7 @@ class _Context:
     table: ParTable
     groups: list[GroupData]
     theta: Array
+    inverse_metric: Array
     x_columns: list[int]
     entropy: int
     standardized: bool
@@ -124,7 +127,7 @@ def _draw(context: _Context, index: int) -> list[float] | None:
         est.set_fixed_x(table, h1)
         model = Model(table, resampled)
         # Percentiles over draws need no more than 1e-4 standard errors of precision.
-        theta = optimise(model, context.theta, max_iter=200, tolerance=1e-8)
+        theta = refine(model, context.theta, context.inverse_metric, tolerance=1e-8)
         values = model.row_values(theta)
         row = [*values, *est.defined_values(table, values)]
         if context.standardized:
@@ -162,7 +165,11 @@ def bootstrap_draws(
     table = model.table
     entropy = int(np.random.SeedSequence(seed).entropy)  # type: ignore[arg-type]
     x_columns = [i for i, name in enumerate(model.ov) if name in table.ov_x]
-    context = _Context(table, model.groups, estimates.theta, x_columns, entropy, standardized)
+    # Newton steps of every draw use the full sample's information as their metric.
+    inverse_metric = np.asarray(np.linalg.inv(estimates.information), dtype=np.float64)
+    context = _Context(
+        table, model.groups, estimates.theta, inverse_metric, x_columns, entropy, standardized
+    )
     rows: list[list[float]] = []
     failed = 0
     processes = max(1, min(processes, draws))

@@ -42,6 +42,54 @@ class Pattern:
 
 
 @dataclass
+class MissingSet:
+    """The rows of a group that miss k values: their missing columns (rows x k), the distinct
+    sets of missing columns among them (sets x k) and which set each row misses. The inverse
+    of Omega_mm depends only on the set, so a pass inverts it once per set, not once per row."""
+
+    rows: NDArray[np.intp]
+    columns: NDArray[np.intp]
+    sets: NDArray[np.intp]
+    which: NDArray[np.intp]
+
+
+@dataclass
+class DrawnSet:
+    """The rows of one missing set that carry weight (a bootstrap draw leaves about a third of
+    the rows out): their missing columns, centred values and observed mask, their weights,
+    the distinct sets of missing columns that occur among them, which of those each row
+    misses, and each set's total weight."""
+
+    columns: NDArray[np.intp]
+    centred: Array
+    observed: Array
+    row_w: Array
+    sets: NDArray[np.intp]
+    which: NDArray[np.intp]
+    set_w: Array
+    index: NDArray[np.intp] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.index = np.arange(self.columns.shape[0])[:, None]
+
+
+@dataclass
+class WeightedMoments:
+    """What a FIML pass needs of a group's rows under their weights, summed once per weighting
+    instead of once per pass. With c_i the row centred at `origin` (0 where missing) and o_i
+    its observed mask: s1 = sum w c, s = sum w c c', a = sum w c o', pairs = sum w o o',
+    counts = sum w o; and the incomplete rows with weight, by missing set."""
+
+    total: float
+    s1: Array
+    s: Array
+    a: Array
+    pairs: Array
+    counts: Array
+    sets: list[DrawnSet]
+
+
+@dataclass
 class GroupData:
     """The data of one group in the model's observed-variable order (NaN = missing).
 
@@ -55,12 +103,16 @@ class GroupData:
     n: int = 0
     mean: Array = field(default_factory=lambda: np.zeros(0))
     cov: Array = field(default_factory=lambda: np.zeros((0, 0)))
-    #: FIML, case by case: the data with 0 for NaN, the observed mask, and the rows grouped by
-    #: how many values they miss (rows, their missing columns as an array rows x k).
+    #: FIML: the data with 0 for NaN, the observed mask, the data centred at `origin` (the
+    #: available-case means, so sums of squares do not cancel) with 0 for NaN, and the rows
+    #: grouped by how many values they miss.
     filled: Array = field(default_factory=lambda: np.zeros((0, 0)))
     observed: Array = field(default_factory=lambda: np.zeros((0, 0)))
-    missing_sets: list[tuple[NDArray[np.intp], NDArray[np.intp]]] = field(default_factory=list)
+    centred: Array = field(default_factory=lambda: np.zeros((0, 0)))
+    origin: Array = field(default_factory=lambda: np.zeros(0))
+    missing_sets: list[MissingSet] = field(default_factory=list)
     _patterns: list[Pattern] | None = field(default=None, repr=False)
+    _moments: WeightedMoments | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         w = self.row_weights
@@ -78,13 +130,16 @@ class GroupData:
             if k == 0:
                 continue
             rows = np.flatnonzero(absent == k)
-            columns = np.nonzero(~mask[rows])[1].reshape(rows.size, int(k))
-            self.missing_sets.append((rows, columns.astype(np.intp)))
+            columns = np.nonzero(~mask[rows])[1].reshape(rows.size, int(k)).astype(np.intp)
+            sets, which = np.unique(columns, axis=0, return_inverse=True)
+            self.missing_sets.append(MissingSet(rows, columns, sets, which.ravel()))
         # Starting moments: available-case means and variances.
         counts = w @ self.observed
         self.mean = (w @ self.filled) / counts
         centred = (self.filled - self.mean) * self.observed
         self.cov = np.diag((w @ centred**2) / counts)
+        self.origin = self.mean.copy()
+        self.centred = centred
 
     @property
     def row_weights(self) -> Array:
@@ -100,6 +155,7 @@ class GroupData:
         other.__dict__.update(self.__dict__)
         other.weights = weights
         other._patterns = None
+        other._moments = None
         other.n = round(float(weights.sum()))
         counts = weights @ self.observed
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -107,6 +163,58 @@ class GroupData:
             centred = (self.filled - other.mean) * self.observed
             other.cov = np.diag((weights @ centred**2) / counts)
         return other
+
+    @property
+    def moments(self) -> WeightedMoments:
+        """The weighted sums a FIML pass starts from (built on first use)."""
+        if self._moments is None:
+            w = self.row_weights
+            c, o = self.centred, self.observed
+            drawn = np.flatnonzero(w > 0) if self.weights is not None else None
+            if drawn is not None and drawn.size < w.size:
+                c, o, w = c[drawn], o[drawn], w[drawn]
+            cw = c * w[:, None]
+            sets = []
+            incomplete_s1 = np.zeros(c.shape[1])
+            a = np.zeros((c.shape[1],) * 2)
+            pairs = np.zeros_like(a)
+            for missing_set in self.missing_sets:
+                rows, columns, which = missing_set.rows, missing_set.columns, missing_set.which
+                row_w = self.row_weights[rows]
+                if self.weights is not None:
+                    keep = row_w > 0
+                    rows, columns, which, row_w = (
+                        rows[keep],
+                        columns[keep],
+                        which[keep],
+                        row_w[keep],
+                    )
+                if rows.size == 0:
+                    continue
+                present, which = np.unique(which, return_inverse=True)
+                set_w = np.bincount(which, weights=row_w).astype(np.float64)
+                centred = self.centred[rows]
+                observed = self.observed[rows]
+                sets.append(
+                    DrawnSet(
+                        columns, centred, observed, row_w, missing_set.sets[present], which, set_w
+                    )
+                )
+                weighted = centred * row_w[:, None]
+                incomplete_s1 += weighted.sum(axis=0)
+                a += weighted.T @ observed
+                pairs += (observed * row_w[:, None]).T @ observed
+            # Complete rows add their s1 to every column of a and their total weight to every
+            # pair: only the incomplete rows need the products.
+            total = float(w.sum())
+            s1 = cw.sum(axis=0)
+            incomplete_w = sum(float(d.row_w.sum()) for d in sets)
+            a += np.outer(s1 - incomplete_s1, np.ones(c.shape[1]))
+            pairs += total - incomplete_w
+            self._moments = WeightedMoments(
+                total=total, s1=s1, s=cw.T @ c, a=a, pairs=pairs, counts=w @ o, sets=sets
+            )
+        return self._moments
 
     @property
     def patterns(self) -> list[Pattern]:
@@ -133,56 +241,84 @@ class GroupData:
 
 @dataclass
 class CaseState:
-    """One pass of the FIML likelihood over the cases at (mu, Sigma): the log-likelihood, each
-    case's Sigma_oo^-1 (y_o - mu_o) scattered into full length (`z`), and the weighted sum of
-    the inverse conditional covariances of the missing values given the observed ones (`u`,
-    which is also the sum of Sigma - Sigma K_i Sigma)."""
+    """One pass of the FIML likelihood over the cases at (mu, Sigma). With K_i = Sigma_oo^-1 of
+    case i and e_i = Sigma K_i (y_o - mu_o) (full length: the observed deviations, and at the
+    missing values minus their conditional deviation, so mu + e_i is the case's conditional
+    expectation): the log-likelihood, Omega = Sigma^-1, the weighted sums of e_i (`e_sum`) and
+    of e_i e_i' (`e_outer`, None when not asked for), and the weighted sum of the inverse
+    conditional covariances of the missing values given the observed ones (`u`). Then
+    sum w K_i = (sum w) Omega - Omega u Omega and sum w K_i d_i d_i' K_i = Omega e_outer
+    Omega."""
 
     loglik: float
     omega: Array
-    z: Array
+    e_sum: Array
+    e_outer: Array | None
     u: Array
 
 
-def fiml_pass(group: GroupData, sigma: Array, mu: Array) -> CaseState | None:
-    """FIML quantities case by case without inverting a matrix per missing-data pattern: with
-    Omega = Sigma^-1, Sigma_oo^-1 = Omega_oo - Omega_om Omega_mm^-1 Omega_mo and
-    log|Sigma_oo| = log|Sigma| + log|Omega_mm|, so a case missing k values costs O(k p), not
-    O(p^3). None unless Sigma is positive definite."""
+def fiml_pass(group: GroupData, sigma: Array, mu: Array, outer: bool = True) -> CaseState | None:
+    """FIML quantities without inverting a matrix per case or per missing-data pattern, and
+    with no pass over the complete cases at all. With Omega = Sigma^-1 and d_i the case's
+    deviations (0 where missing), d_o' Sigma_oo^-1 d_o = d' Omega d - t' Omega_mm^-1 t with
+    t = Omega_mo d_o, and log|Sigma_oo| = log|Sigma| + log|Omega_mm|. The sum of d' Omega d
+    over the cases is tr(Omega sum w d d'), and sum w d d' follows from the group's weighted
+    moments (once per weighting); what is left per case is t and s = Omega_mm^-1 t (k values
+    for a case missing k), with Omega_mm^-1 inverted once per distinct set of missing columns.
+    None unless Sigma is positive definite. `outer=False` skips e_outer (the objective alone
+    needs only the log-likelihood)."""
     decomposed = inverse_logdet(sigma)
     if decomposed is None:
         return None
     omega, logdet = decomposed
-    w = group.row_weights
-    d = (group.filled - mu) * group.observed
-    z = d @ omega
-    logdets = np.full(d.shape[0], logdet)
+    stats = group.moments
     p = sigma.shape[0]
+    shift = mu - group.origin
+    # sum w d d' and sum w d, with d = c - shift * o.
+    a_shift = stats.a * shift[None, :]
+    dd = stats.s - a_shift - a_shift.T + stats.pairs * np.outer(shift, shift)
+    d_sum = stats.s1 - stats.counts * shift
+    quad = float(np.sum(omega * dd))
+    logdet_total = stats.total * logdet
     u = np.zeros((p, p))
-    for rows, columns in group.missing_sets:
-        omm = omega[columns[:, :, None], columns[:, None, :]]
-        inv_mm = np.linalg.inv(omm)
-        _sign, logdet_mm = np.linalg.slogdet(omm)
-        logdets[rows] += logdet_mm
-        t = np.take_along_axis(z[rows], columns, axis=1)
-        s = np.einsum("nij,nj->ni", inv_mm, t)
-        z[rows] -= np.einsum("nk,nkp->np", s, omega[columns])
-        flat = (columns[:, :, None] * p + columns[:, None, :]).ravel()
+    s_sum = np.zeros(p)
+    cross = np.zeros((p, p))
+    s_outer = np.zeros((p, p))
+    for drawn in stats.sets:
+        sets = drawn.sets
+        omm = omega[sets[:, :, None], sets[:, None, :]]
+        inv_sets = np.linalg.inv(omm)
+        _sign, logdet_sets = np.linalg.slogdet(omm)
+        logdet_total += float(drawn.set_w @ logdet_sets)
+        flat = (sets[:, :, None] * p + sets[:, None, :]).ravel()
         u += np.bincount(
-            flat, weights=(w[rows, None, None] * inv_mm).ravel(), minlength=p * p
+            flat, weights=(drawn.set_w[:, None, None] * inv_sets).ravel(), minlength=p * p
         ).reshape(p, p)
-    z *= group.observed
-    quad = np.einsum("ij,ij->i", d, z)
-    counts = group.observed.sum(axis=1)
-    loglik = -0.5 * float(w @ (counts * LOG_2PI + logdets + quad))
-    return CaseState(loglik, omega, z, u)
+        d = drawn.centred - shift * drawn.observed
+        t = np.einsum("nkp,np->nk", omega[drawn.columns], d)
+        s = np.einsum("nij,nj->ni", inv_sets[drawn.which], t)
+        ws = s * drawn.row_w[:, None]
+        quad -= float(np.sum(ws * t))
+        if not outer:
+            continue
+        # e = d - s scattered into the missing columns: sums of e and e e' from those of d.
+        scattered = np.zeros(d.shape)
+        scattered[drawn.index, drawn.columns] = ws
+        s_sum += scattered.sum(axis=0)
+        cross += d.T @ scattered
+        plain = np.zeros(d.shape)
+        plain[drawn.index, drawn.columns] = s
+        s_outer += scattered.T @ plain
+    loglik = -0.5 * (float(stats.counts.sum()) * LOG_2PI + logdet_total + quad)
+    e_outer = dd - cross - cross.T + s_outer if outer else None
+    return CaseState(loglik, omega, d_sum - s_sum, e_outer, u)
 
 
-def _add_columns(target: Array, free: NDArray[np.intp], values: Array) -> None:
+def _add_columns(target: Array, free: NDArray[np.intp], values: Array, distinct: bool) -> None:
     """target[:, free[j]] += values[:, j], summing columns that share a parameter (equality
     constraints). np.add.at does this ten times slower than a plain fancy-index addition,
-    which is right whenever the parameters are distinct."""
-    if np.unique(free).size == free.size:
+    which is right whenever the parameters are `distinct`."""
+    if distinct:
         target[:, free] += values
         return
     for j, column in enumerate(free):
@@ -251,6 +387,21 @@ def vech_gradient(matrix: Array) -> Array:
     return out
 
 
+@dataclass
+class _FreeEntries:
+    """The free entries of one model matrix in one group: positions (i, j), the free
+    parameter of each, and whether those parameters are distinct (no equality constraints)."""
+
+    i: NDArray[np.intp]
+    j: NDArray[np.intp]
+    free: NDArray[np.intp]
+    distinct: bool
+    off_diagonal: Array = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.off_diagonal = np.where(self.i != self.j, 1.0, 0.0)
+
+
 class Model:
     """A model ready to evaluate: the parameter table mapped onto RAM matrices per group."""
 
@@ -294,6 +445,16 @@ class Model:
                     tuple(np.array([e[k] for e in chosen], dtype=np.intp) for k in range(1, 5))
                 )
             self.kind_index.append(per_kind)
+        # The free entries of each kind for the Jacobian, built once per model (it is needed
+        # at every optimiser step), with whether their parameters are distinct.
+        self.delta_index: list[tuple[_FreeEntries, _FreeEntries, _FreeEntries]] = []
+        for per_kind in self.kind_index:
+            free_entries: list[_FreeEntries] = []
+            for i, j, free, _row in per_kind:
+                keep = free >= 0
+                distinct = bool(np.unique(free[keep]).size == keep.sum())
+                free_entries.append(_FreeEntries(i[keep], j[keep], free[keep], distinct))
+            self.delta_index.append((free_entries[0], free_entries[1], free_entries[2]))
 
     # -- parameters ---------------------------------------------------------------------
     def row_values(self, theta: Array) -> Array:
@@ -321,45 +482,50 @@ class Model:
         return b, np.asarray(b @ s @ b.T, dtype=np.float64), np.asarray(b @ m, dtype=np.float64)
 
     def implied(self, theta: Array) -> list[tuple[Array, Array]]:
-        out = []
-        for g in range(len(self.groups)):
-            _, cov, mean = self.implied_all(theta, g)
-            sigma = cov[: self.p, : self.p]
-            mu = mean[: self.p] if self.meanstructure else self.groups[g].mean.copy()
-            out.append((sigma, mu))
-        return out
+        return [
+            self._observed_moments(self.implied_all(theta, g), g) for g in range(len(self.groups))
+        ]
 
-    def delta(self, theta: Array, g: int) -> Array:
-        """Jacobian of (mu if meanstructure, vech Sigma) with respect to the free parameters."""
-        a, s, m = self.matrices(theta, g)
-        b = np.linalg.inv(np.eye(self.nv) - a)
-        cov = b @ s @ b.T
+    def _observed_moments(self, implied: tuple[Array, Array, Array], g: int) -> tuple[Array, Array]:
+        """The observed variables' implied covariance and mean from `implied_all`."""
+        _, cov, mean = implied
+        sigma = cov[: self.p, : self.p]
+        mu = mean[: self.p] if self.meanstructure else self.groups[g].mean.copy()
+        return sigma, mu
+
+    def delta(
+        self, theta: Array, g: int, implied: tuple[Array, Array, Array] | None = None
+    ) -> Array:
+        """Jacobian of (mu if meanstructure, vech Sigma) with respect to the free parameters;
+        `implied` is `implied_all(theta, g)` when the caller has it already."""
+        b, cov, mean = implied if implied is not None else self.implied_all(theta, g)
         p = self.p
         bo = b[:p, :]
         r, c = self.vech_rows, self.vech_cols
         n_mean = p if self.meanstructure else 0
         out = np.zeros((n_mean + r.size, self.n_free))
-        (ai, aj, af, _), (si, sj, sf, _), (mi, _, mf, _) = self.kind_index[g]
-        keep = af >= 0
-        ai, aj, af = ai[keep], aj[keep], af[keep]
-        if af.size:
+        a_free, s_free, m_free = self.delta_index[g]
+        if a_free.free.size:
             # d Sigma / d A_ij = B e_i (Sigma_all e_j)' + transpose, restricted to observed rows.
-            left = bo[:, ai]
-            right = cov[aj][:, :p].T
+            left = bo[:, a_free.i]
+            right = cov[a_free.j][:, :p].T
             d_vech = left[r] * right[c] + left[c] * right[r]
-            _add_columns(out[n_mean:], af, d_vech)
+            _add_columns(out[n_mean:], a_free.free, d_vech, a_free.distinct)
             if n_mean:
-                _add_columns(out[:n_mean], af, left * (b @ m)[aj])
-        keep = sf >= 0
-        si, sj, sf = si[keep], sj[keep], sf[keep]
-        if sf.size:
-            left = bo[:, si]
-            right = bo[:, sj]
-            d_vech = left[r] * right[c] + np.where(si != sj, 1.0, 0.0) * left[c] * right[r]
-            _add_columns(out[n_mean:], sf, d_vech)
-        keep = mf >= 0
-        if n_mean and keep.any():
-            _add_columns(out[:n_mean], mf[keep], np.asarray(bo[:, mi[keep]], dtype=np.float64))
+                # B m is the mean of all variables.
+                _add_columns(out[:n_mean], a_free.free, left * mean[a_free.j], a_free.distinct)
+        if s_free.free.size:
+            left = bo[:, s_free.i]
+            right = bo[:, s_free.j]
+            d_vech = left[r] * right[c] + s_free.off_diagonal * left[c] * right[r]
+            _add_columns(out[n_mean:], s_free.free, d_vech, s_free.distinct)
+        if n_mean and m_free.free.size:
+            _add_columns(
+                out[:n_mean],
+                m_free.free,
+                np.asarray(bo[:, m_free.i], dtype=np.float64),
+                m_free.distinct,
+            )
         return out
 
     # -- likelihood ---------------------------------------------------------------------
@@ -377,15 +543,35 @@ class Model:
 
     def gradient(self, theta: Array) -> Array:
         grad = np.zeros(self.n_free)
-        for g, (group, (sigma, mu)) in enumerate(
-            zip(self.groups, self.implied(theta), strict=True)
-        ):
+        for g, group in enumerate(self.groups):
+            implied = self.implied_all(theta, g)
+            sigma, mu = self._observed_moments(implied, g)
             weight = group.n / self.n_total
             g_sigma, g_mu = group_discrepancy_gradient(group, sigma, mu)
             parts = [g_mu] if self.meanstructure else []
             parts.append(vech_gradient(g_sigma))
-            grad += weight * (self.delta(theta, g).T @ np.concatenate(parts))
+            grad += weight * (self.delta(theta, g, implied).T @ np.concatenate(parts))
         return grad
+
+    def value_and_gradient(self, theta: Array) -> tuple[float, Array]:
+        """`objective` and `gradient` from one pass over the data (inf and a NaN gradient unless
+        every implied covariance matrix is positive definite): under FIML the pass that gives
+        the gradient gives the log-likelihood too, so a Newton step needs one pass, not two."""
+        total = 0.0
+        grad = np.zeros(self.n_free)
+        for g, group in enumerate(self.groups):
+            implied = self.implied_all(theta, g)
+            sigma, mu = self._observed_moments(implied, g)
+            weight = group.n / self.n_total
+            found = group_discrepancy_and_gradient(group, sigma, mu)
+            if found is None:
+                return math.inf, np.full(self.n_free, math.nan)
+            value, g_sigma, g_mu = found
+            total += weight * value
+            parts = [g_mu] if self.meanstructure else []
+            parts.append(vech_gradient(g_sigma))
+            grad += weight * (self.delta(theta, g, implied).T @ np.concatenate(parts))
+        return total, grad
 
     def loglik(self, theta: Array) -> float:
         return sum(
@@ -518,21 +704,42 @@ def group_discrepancy(group: GroupData, sigma: Array, mu: Array) -> float:
 def group_discrepancy_gradient(group: GroupData, sigma: Array, mu: Array) -> tuple[Array, Array]:
     """Derivatives of `group_discrepancy` with respect to Sigma (elementwise) and mu."""
     if not group.missing:
-        inv = np.linalg.inv(sigma)
-        d = group.mean - mu
-        g_sigma = 0.5 * (inv - inv @ (group.cov + np.outer(d, d)) @ inv)
-        return np.asarray(g_sigma, dtype=np.float64), np.asarray(-inv @ d, dtype=np.float64)
+        return _complete_gradient(group, sigma, mu)
+    found = group_discrepancy_and_gradient(group, sigma, mu)
+    if found is None:
+        raise np.linalg.LinAlgError("the model-implied covariance matrix is not positive definite")
+    return found[1], found[2]
+
+
+def _complete_gradient(group: GroupData, sigma: Array, mu: Array) -> tuple[Array, Array]:
+    inv = np.linalg.inv(sigma)
+    d = group.mean - mu
+    g_sigma = 0.5 * (inv - inv @ (group.cov + np.outer(d, d)) @ inv)
+    return np.asarray(g_sigma, dtype=np.float64), np.asarray(-inv @ d, dtype=np.float64)
+
+
+def group_discrepancy_and_gradient(
+    group: GroupData, sigma: Array, mu: Array
+) -> tuple[float, Array, Array] | None:
+    """`group_discrepancy` and its derivatives with respect to Sigma (elementwise) and mu; under
+    FIML from one pass over the cases. None unless Sigma is positive definite."""
+    if not group.missing:
+        value = group_discrepancy(group, sigma, mu)
+        if not math.isfinite(value):
+            return None
+        return value, *_complete_gradient(group, sigma, mu)
     state = fiml_pass(group, sigma, mu)
     if state is None:
-        raise np.linalg.LinAlgError("the model-implied covariance matrix is not positive definite")
-    w = group.row_weights
-    zw = state.z * w[:, None]
+        return None
     omega = state.omega
-    weighted_inverse = float(w.sum()) * omega - omega @ state.u @ omega
-    g_sigma = 0.5 * (weighted_inverse - zw.T @ state.z)
-    g_mu = -zw.sum(axis=0)
-    return np.asarray(g_sigma / group.n, dtype=np.float64), np.asarray(
-        g_mu / group.n, dtype=np.float64
+    assert state.e_outer is not None
+    weighted_inverse = group.moments.total * omega - omega @ state.u @ omega
+    g_sigma = 0.5 * (weighted_inverse - omega @ state.e_outer @ omega)
+    g_mu = -omega @ state.e_sum
+    return (
+        -state.loglik / group.n,
+        np.asarray(g_sigma / group.n, dtype=np.float64),
+        np.asarray(g_mu / group.n, dtype=np.float64),
     )
 
 
@@ -540,7 +747,7 @@ def group_loglik(group: GroupData, sigma: Array, mu: Array) -> float:
     """Normal log-likelihood of a group (by missing-data pattern under FIML); -inf unless Sigma
     is positive definite."""
     if group.missing:
-        state = fiml_pass(group, sigma, mu)
+        state = fiml_pass(group, sigma, mu, outer=False)
         return -math.inf if state is None else state.loglik
     decomposed = inverse_logdet(sigma)
     if decomposed is None:
@@ -625,10 +832,11 @@ def moment_scores(group: GroupData, sigma: Array, mu: Array, meanstructure: bool
 
 def em_saturated(group: GroupData, tol: float = 1e-11, max_iter: int = 5000) -> tuple[Array, Array]:
     """Saturated mean and covariance of a group with missing values, by EM: the E-step's
-    conditional means are mu + Sigma z_i, its conditional covariances sum to the pass's u."""
+    conditional means are mu + e_i, its conditional covariances sum to the pass's u; the
+    M-step needs only the pass's sums of e_i and e_i e_i'."""
     mu = group.mean.copy()
     sigma = group.cov.copy()
-    w = group.row_weights
+    total = group.moments.total
     previous = -math.inf
     for _ in range(max_iter):
         state = fiml_pass(group, sigma, mu)
@@ -644,10 +852,17 @@ def em_saturated(group: GroupData, tol: float = 1e-11, max_iter: int = 5000) -> 
         if abs(state.loglik - previous) < tol * max(1.0, abs(state.loglik)):
             break
         previous = state.loglik
-        expected = mu + state.z @ sigma
-        mu = w @ expected / group.n
-        centred = expected - mu
-        sigma = ((centred * w[:, None]).T @ centred + state.u) / group.n
+        assert state.e_outer is not None
+        shift = state.e_sum / group.n
+        mu = mu + shift
+        # sum w (e_i - shift)(e_i - shift)': the conditional expectations centred at the new mu.
+        scatter = (
+            state.e_outer
+            - np.outer(state.e_sum, shift)
+            - np.outer(shift, state.e_sum)
+            + total * np.outer(shift, shift)
+        )
+        sigma = (scatter + state.u) / group.n
     return mu, sigma
 
 
@@ -750,6 +965,54 @@ def optimise(model: Model, start: Array, max_iter: int = 500, tolerance: float =
             last=theta,
         )
     return theta
+
+
+def refine(
+    model: Model,
+    start: Array,
+    inverse_metric: Array,
+    tolerance: float,
+    max_steps: int = 25,
+) -> Array:
+    """Minimise fmin from a start close to the minimum (a bootstrap draw from the full-sample
+    estimates) by Newton steps with a fixed metric: the full sample's information, whose
+    inverse is `inverse_metric`. A draw's Hessian differs from it by sampling noise, so each
+    step shrinks the distance to the minimum by about that much: a handful of steps, one pass
+    over the data each (value and gradient together), and no metric to rebuild. `tolerance`
+    bounds the decrement * N as in `optimise`, which takes over if a step does not decrease
+    the objective or the steps run out."""
+    theta = start.copy()
+    value, grad = model.value_and_gradient(theta)
+    if not math.isfinite(value):
+        return optimise(model, start, max_iter=200, tolerance=tolerance)
+    inverse = inverse_metric
+    for _ in range(max_steps):
+        step = inverse @ grad
+        decrement = float(step @ grad)
+        if not math.isfinite(decrement) or decrement <= 0:
+            break
+        if decrement * model.n_total < tolerance or decrement < 1e-14 * max(1.0, abs(value)):
+            return theta
+        candidate = theta - step
+        new_value, new_grad = model.value_and_gradient(candidate)
+        if not (math.isfinite(new_value) and new_value < value - 1e-4 * decrement):
+            break
+        # BFGS update of the inverse metric: what the steps learn of the draw's own Hessian
+        # (its eigenvalues relative to the full sample's spread by about 2 sqrt(k / n))
+        # saves a step or two of the plain fixed-metric iteration.
+        s_step = candidate - theta
+        y_step = new_grad - grad
+        sy = float(s_step @ y_step)
+        if sy > 0:
+            hy = inverse @ y_step
+            rho = 1.0 / sy
+            inverse = (
+                inverse
+                - rho * (np.outer(s_step, hy) + np.outer(hy, s_step))
+                + (rho * rho * float(y_step @ hy) + rho) * np.outer(s_step, s_step)
+            )
+        theta, value, grad = candidate, new_value, new_grad
+    return optimise(model, theta, max_iter=200, tolerance=tolerance)
 
 
 def check_information(
