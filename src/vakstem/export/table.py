@@ -694,11 +694,11 @@ class TableChunk(Sequence[Row]):
         return iter(self.rows)
 
 
-def columns_of(chunk: Sequence[Row]) -> list[list[Cell]] | list[tuple[Cell, ...]]:
+def columns_of(chunk: Sequence[Row]) -> list[list[Cell]]:
     """The columns of a chunk of rows: a `TableChunk`'s own, else transposed."""
     if isinstance(chunk, TableChunk):
         return chunk.columns
-    return list(zip(*chunk, strict=True))
+    return [list(cells) for cells in zip(*chunk, strict=True)]
 
 
 def _decimal_column(

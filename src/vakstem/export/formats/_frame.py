@@ -8,7 +8,7 @@ formats hold the table once in memory as compact columns: numbers as float64 (8 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,36 +16,40 @@ import pandas as pd
 import pyarrow as pa
 
 from vakstem.export.formats import TableData
-from vakstem.export.table import Cell, Column, Kind
+from vakstem.export.table import Cell, Column, Kind, columns_of
 
 #: Turns one column's cells of one chunk into an array (the format decides, e.g. Stata letters).
-Converter = Callable[[Column, tuple[Cell, ...]], Any]
+Converter = Callable[[Column, Sequence[Cell]], Any]
 
 
-def float_column(_col: Column, cells: tuple[Cell, ...]) -> np.ndarray[Any, Any]:
-    return np.fromiter(
-        (np.nan if c is None else c for c in cells), dtype=np.float64, count=len(cells)
-    )
+def float_column(_col: Column, cells: Sequence[Cell]) -> np.ndarray[Any, Any]:
+    try:
+        # numpy turns None into NaN itself, converting the whole list in C.
+        return np.array(cells, dtype=np.float64)
+    except (TypeError, ValueError):
+        return np.fromiter(
+            (np.nan if c is None else c for c in cells), dtype=np.float64, count=len(cells)
+        )
 
 
-def object_column(_col: Column, cells: tuple[Cell, ...]) -> np.ndarray[Any, Any]:
+def object_column(_col: Column, cells: Sequence[Cell]) -> np.ndarray[Any, Any]:
     out = np.empty(len(cells), dtype=object)
     out[:] = cells
     return out
 
 
-def string_column(_col: Column, cells: tuple[Cell, ...]) -> Any:
+def string_column(_col: Column, cells: Sequence[Cell]) -> Any:
     # Text goes into Arrow buffers chunk by chunk, so the chunk's Python strings are freed at
     # once instead of living (and fragmenting memory) until the whole table is gathered.
     return pa.array(["" if c is None else c for c in cells], type=pa.string())
 
 
-def datetime_column(_col: Column, cells: tuple[Cell, ...]) -> np.ndarray[Any, Any]:
+def datetime_column(_col: Column, cells: Sequence[Cell]) -> np.ndarray[Any, Any]:
     # None becomes NaT; the table's times are naive UTC datetimes.
     return np.array(list(cells), dtype="datetime64[us]")
 
 
-def date_column(_col: Column, cells: tuple[Cell, ...]) -> np.ndarray[Any, Any]:
+def date_column(_col: Column, cells: Sequence[Cell]) -> np.ndarray[Any, Any]:
     out = np.empty(len(cells), dtype=object)
     out[:] = [c if isinstance(c, dt.date) else None for c in cells]
     return out
@@ -101,7 +105,7 @@ def gather_frame(
     for chunk in data.chunks:
         if not chunk:
             continue
-        for i, cells in enumerate(zip(*chunk, strict=True)):
+        for i, cells in enumerate(columns_of(chunk)):
             piece = convert[i](columns[i], cells)
             if isinstance(piece, pa.Array):
                 texts[i].append(piece)

@@ -6,6 +6,7 @@ analysis yet stay apart, and carry their own value labels ("niet beantwoord", â€
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ MAX_LABEL = 80
 def _lettered(codes: MissingCodes) -> Converter:
     letters = {code: codes.stata_letter(code) for code in codes.all()}
 
-    def convert(_col: Column, cells: tuple[Cell, ...]) -> np.ndarray[Any, Any]:
+    def convert(_col: Column, cells: Sequence[Cell]) -> np.ndarray[Any, Any]:
         out = np.empty(len(cells), dtype=object)
         # Small ints and one-letter strings are shared objects in CPython, so this object
         # column costs about one pointer a cell.

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from vakstem.export.dictionary import column_metadata
 from vakstem.export.formats import TableData
-from vakstem.export.table import Kind, TableLayout
+from vakstem.export.table import Kind, TableLayout, columns_of
 
 _TYPES: dict[Kind, Any] = {
     Kind.STRING: pa.string(),
@@ -53,13 +53,13 @@ class ParquetWriter:
     def write(self, data: TableData, path: Path) -> list[Path]:
         schema = arrow_schema(data.layout)
         names = data.layout.names
+        types = [field.type for field in schema]
         with pq.ParquetWriter(str(path), schema, compression="zstd") as writer:
             for chunk in data.chunks:
                 if not chunk:
                     continue
                 columns = [
-                    pa.array(list(cells), type=schema.field(i).type)
-                    for i, cells in enumerate(zip(*chunk, strict=True))
+                    pa.array(cells, type=types[i]) for i, cells in enumerate(columns_of(chunk))
                 ]
                 writer.write_batch(pa.RecordBatch.from_arrays(columns, names=names))
                 data.advance(len(chunk))
