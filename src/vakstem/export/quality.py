@@ -51,6 +51,12 @@ class QualityFlagger:
             if item.choices
             for v in item.variables()
         }
+        #: Each block's variables with their don't-know codes (an empty tuple for variables
+        #: without a choice list), paired once instead of looked up per response.
+        self._block_codes = [
+            (tuple(block), tuple(self._dont_know.get(v, ()) for v in block))
+            for block in self.blocks
+        ]
         self._seen: set[bytes] = set()
 
     def flags(self, record: ResponseRecord) -> dict[str, int]:
@@ -72,11 +78,12 @@ class QualityFlagger:
         return duration < self.median * SPEEDER_FRACTION
 
     def _straightliner(self, answers: Any) -> bool:
-        for block in self.blocks:
+        get = answers.get
+        for block, dont_know in self._block_codes:
             values = [
-                answers.get(v)
-                for v in block
-                if answers.get(v) is not None and answers.get(v) not in self._dont_know.get(v, ())
+                x
+                for v, codes in zip(block, dont_know, strict=True)
+                if (x := get(v)) is not None and x not in codes
             ]
             # Zero variance over a whole block; a block mostly skipped says nothing.
             if len(values) >= STRAIGHTLINE_MIN_ITEMS and len(set(map(repr, values))) == 1:
@@ -86,7 +93,7 @@ class QualityFlagger:
     def _duplicate(self, answers: Any) -> bool:
         # Keys are unique, so sorting never compares values; one repr of the whole list
         # instead of one per answer.
-        answered = sorted((k, v) for k, v in answers.items() if v is not None and v != "")
+        answered = [(k, v) for k, v in sorted(answers.items()) if v is not None and v != ""]
         if len(answered) < DUPLICATE_MIN_ANSWERED:
             return False
         key = hashlib.blake2b(repr(answered).encode(), digest_size=16).digest()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from vakstem.export.dictionary import HEADER, dictionary_rows
 from vakstem.export.formats import TableData
-from vakstem.export.table import Cell, Kind
+from vakstem.export.table import Cell, Kind, columns_of
 
 
 def _moment(cell: Cell) -> Cell:
@@ -62,15 +62,15 @@ def iter_csv(data: TableData) -> Iterator[str]:
     start = FORMULA_START
     for chunk in data.chunks:
         if moments or texts:
-            for row in chunk:
-                cells = list(row)
-                for i in moments:
-                    cells[i] = _moment(cells[i])
-                for i in texts:
-                    text = cells[i]
-                    if isinstance(text, str) and text[:1] in start:
-                        cells[i] = "'" + text
-                writer.writerow(cells)
+            # Converted a column at a time, then written as rows.
+            cells: list[list[Cell]] = list(columns_of(chunk))
+            for i in moments:
+                cells[i] = [_moment(c) for c in cells[i]]
+            for i in texts:
+                cells[i] = [
+                    "'" + c if isinstance(c, str) and c[:1] in start else c for c in cells[i]
+                ]
+            writer.writerows(zip(*cells, strict=True))
         else:
             writer.writerows(chunk)
         yield buffer.getvalue()
