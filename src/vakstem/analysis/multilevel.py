@@ -3,13 +3,14 @@
 Every number is defined to equal R, so a methodologist can check it by name:
 
 * `random_intercept` fits ``y ~ x1 + x2 + (1 | g)`` as ``lme4::lmer`` does (REML by default,
-  ML on request). Variance components come from statsmodels ``MixedLM`` with
-  ``method="powell"``: its default gradient optimiser stopped up to 0.15 away from lme4 on a
-  variance component, Powell reaches lme4 to about 1e-6. Fixed-effect standard errors are
-  computed as lme4 does, ``sigma^2 (X' V^-1 X)^-1`` at the estimated variances (statsmodels'
-  own come from a joint Hessian and differ from lme4 in the fourth digit). Log-likelihood,
-  AIC and BIC are lme4's (``logLik`` is the REML criterion's likelihood for a REML fit;
-  npar = fixed effects + 2).
+  ML on request): lme4's profiled deviance, a function of theta = tau / sigma alone, minimised
+  by Brent's method, in closed form per cluster (a random intercept makes every cluster's
+  covariance block compound symmetric). statsmodels ``MixedLM`` (Powell), used before, gave
+  the same estimates to about 1e-6 but loops over the clusters in Python at every evaluation:
+  13 fits on 7,700 rows in 400 clusters took 11 s, now 0.1 s. Fixed-effect standard errors
+  are lme4's, ``sigma^2 (X' V^-1 X)^-1`` at the estimated variances. Log-likelihood, AIC and
+  BIC are lme4's (``logLik`` is the REML criterion's likelihood for a REML fit; npar = fixed
+  effects + 2). A cluster variance of 0 is reported as lme4's boundary (singular) fit.
 * `icc` is the intraclass correlation ``tau^2 / (tau^2 + sigma^2)`` of the REML null model
   ``lmer(y ~ 1 + (1 | g), REML = TRUE)``.
 * `cluster_robust_ols` is OLS with ``sandwich::vcovCL(m, cluster = g)`` standard errors (the
@@ -25,7 +26,6 @@ message naming the problem.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -33,9 +33,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats
+from scipy import optimize, stats
 from statsmodels.regression.linear_model import OLS
-from statsmodels.regression.mixed_linear_model import MixedLM
 
 Matrix = npt.NDArray[np.float64]
 
@@ -99,7 +98,7 @@ class MixedResult:
     bic: float
     converged: bool
     messages: tuple[str, ...] = ()
-    optimizer: str = "powell"
+    optimizer: str = "profiled deviance, Brent"
     missing: Literal["listwise"] = "listwise"
 
     def coefficient(self, term: str) -> Coefficient:
@@ -323,38 +322,92 @@ class _MixedFit:
     messages: tuple[str, ...]
 
 
+#: Where the search for theta = tau / sigma starts: 0 and a log-spaced grid up to this, then
+#: Brent's method between the grid neighbours of the best point.
+THETA_GRID = np.concatenate([[0.0], np.logspace(-4.0, 3.0, 36)])
+
+
+class _Profile:
+    """lme4's profiled deviance of ``y ~ x + (1 | g)`` as a function of theta = tau / sigma
+    alone: with gamma = theta^2 the marginal covariance is sigma^2 V, V = I + gamma Z Z', whose
+    cluster blocks are compound symmetric, so V^-1 and log|V| are closed-form per cluster
+    (c_g = gamma / (1 + n_g gamma)): X' V^-1 X = X'X - sum_g c_g s_g s_g' with s_g the
+    cluster's column sums, and the generalised least squares fit, sigma^2 and the deviance
+    follow without a pass over the rows per cluster. lme4: -2 logLik = log|V|
+    (+ log|X' V^-1 X| for REML) + nu (1 + log(2 pi r' V^-1 r / nu)), nu = n - p for REML, n
+    for ML."""
+
+    def __init__(self, data: _Data, reml: bool) -> None:
+        self.data = data
+        self.reml = reml
+        groups = data.groups
+        self.counts = np.bincount(groups, minlength=data.ngroups).astype(np.float64)
+        self.sums = np.stack(
+            [np.bincount(groups, weights=c, minlength=data.ngroups) for c in data.x.T], axis=1
+        )
+        self.y_sums = np.bincount(groups, weights=data.y, minlength=data.ngroups)
+        self.xtx = data.x.T @ data.x
+        self.xty = data.x.T @ data.y
+        n, p = data.x.shape
+        self.nu = n - p if reml else n
+
+    def solve(self, theta: float) -> tuple[float, Matrix, float, Matrix]:
+        """Deviance, fixed effects, sigma^2 and X' V^-1 X at theta."""
+        gamma = theta * theta
+        c = gamma / (1.0 + self.counts * gamma)
+        info = self.xtx - (self.sums * c[:, None]).T @ self.sums
+        beta = np.linalg.solve(info, self.xty - self.sums.T @ (c * self.y_sums))
+        # r' V^-1 r from the residuals themselves: no cancellation against y'y.
+        residuals = self.data.y - self.data.x @ beta
+        cluster_sums = np.bincount(self.data.groups, weights=residuals, minlength=c.size)
+        quadratic = float(residuals @ residuals - c @ cluster_sums**2)
+        sigma2 = quadratic / self.nu
+        deviance = float(np.sum(np.log1p(self.counts * gamma)))
+        deviance += self.nu * (1.0 + math.log(2.0 * math.pi * sigma2))
+        if self.reml:
+            deviance += float(np.linalg.slogdet(info)[1])
+        return deviance, np.asarray(beta, dtype=np.float64), sigma2, info
+
+    def deviance(self, theta: float) -> float:
+        return self.solve(theta)[0]
+
+
 def _fit_mixed(data: _Data, reml: bool) -> _MixedFit:
-    model = MixedLM(data.y, data.x, groups=data.groups)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            fit = model.fit(reml=reml, method="powell")
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            raise MultilevelError(f"the random-intercept model could not be fitted: {exc}") from exc
-    messages = tuple(dict.fromkeys(str(w.message).strip() for w in caught))
-    tau2 = float(np.asarray(fit.cov_re)[0, 0])
-    sigma2 = float(fit.scale)
-    beta = np.asarray(fit.fe_params, dtype=np.float64)
+    profile = _Profile(data, reml)
+    try:
+        values = [profile.deviance(float(t)) for t in THETA_GRID]
+        best = int(np.argmin(values))
+        theta = float(THETA_GRID[best])
+        if best > 0:
+            # The profiled deviance of one variance ratio: Brent between the best grid point's
+            # neighbours, to far below the precision lme4 reports.
+            upper = THETA_GRID[min(best + 1, THETA_GRID.size - 1)]
+            found = optimize.minimize_scalar(
+                profile.deviance,
+                bounds=(float(THETA_GRID[best - 1]), float(upper)),
+                method="bounded",
+                options={"xatol": 1e-10 * max(1.0, theta)},
+            )
+            if float(found.fun) < values[best]:
+                theta = float(found.x)
+        deviance, beta, sigma2, info = profile.solve(theta)
+    except (np.linalg.LinAlgError, ValueError) as exc:
+        raise MultilevelError(f"the random-intercept model could not be fitted: {exc}") from exc
+    tau2 = theta * theta * sigma2
+    messages: tuple[str, ...] = ()
+    if theta == 0.0:
+        messages = ("boundary (singular) fit: the cluster variance is estimated as 0",)
     if not (math.isfinite(tau2) and math.isfinite(sigma2) and np.all(np.isfinite(beta))):
         raise MultilevelError("the random-intercept model did not converge to finite estimates")
-    # lme4's fixed-effect covariance: sigma^2 (X' V^-1 X)^-1 with V = I + (tau^2/sigma^2) Z Z',
-    # accumulated cluster by cluster through the closed-form inverse of a compound-symmetric block.
-    p = data.x.shape[1]
-    info = np.zeros((p, p))
-    for g in range(data.ngroups):
-        xg = data.x[data.groups == g]
-        ng = xg.shape[0]
-        s = xg.sum(axis=0)
-        shrink = tau2 / (sigma2 + ng * tau2)
-        info += xg.T @ xg - shrink * np.outer(s, s)
+    # lme4's fixed-effect covariance: sigma^2 (X' V^-1 X)^-1 at the estimated variances.
     vcov = sigma2 * np.linalg.inv(info)
     return _MixedFit(
         beta=beta,
         vcov=np.asarray(vcov, dtype=np.float64),
         tau2=tau2,
         sigma2=sigma2,
-        loglik=float(fit.llf),
-        converged=bool(fit.converged),
+        loglik=-0.5 * deviance,
+        converged=True,
         messages=messages,
     )
 

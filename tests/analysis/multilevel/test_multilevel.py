@@ -117,6 +117,48 @@ def test_unsorted_rows_give_the_same_model() -> None:
     close_relative(a.coefficient("Days").se, b.coefficient("Days").se, "se")
 
 
+def test_identical_cluster_means_give_a_boundary_fit_equal_to_ols() -> None:
+    # Every cluster has the same mean: the REML cluster variance is 0 (lme4: a boundary,
+    # singular fit), and the model is then ordinary least squares.
+    rng = np.random.default_rng(4)
+    values = rng.normal(size=(20, 6))
+    values += 3.0 - values.mean(axis=1, keepdims=True)
+    frame = pd.DataFrame({"y": values.ravel(), "g": np.repeat(np.arange(20), 6)})
+    result = random_intercept(frame, "y", [], "g")
+    assert result.group_var == 0.0
+    assert result.converged
+    assert any("boundary" in message for message in result.messages)
+    y = frame["y"].to_numpy()
+    residual = float(np.sum((y - y.mean()) ** 2)) / (y.size - 1)
+    close(result.coefficient("(Intercept)").estimate, 3.0, "intercept")
+    close(result.residual_var, residual, "residual variance")
+    close_relative(result.coefficient("(Intercept)").se, (residual / y.size) ** 0.5, "se")
+
+
+def test_the_fit_is_the_minimum_of_lme4s_deviance_near_it() -> None:
+    frame = data("clustered")
+    result = random_intercept(frame, "y", ["x1", "x2"], "g", reml=False)
+    theta = (result.group_var / result.residual_var) ** 0.5
+    at_fit = random_intercept_deviance(frame, theta)
+    assert at_fit == pytest.approx(-2 * result.loglik, rel=1e-10)
+    for other in (theta * 0.999, theta * 1.001):
+        assert random_intercept_deviance(frame, other) > at_fit
+
+
+def random_intercept_deviance(frame: pd.DataFrame, theta: float) -> float:
+    """ML deviance of y ~ x1 + x2 + (1 | g) at tau / sigma = theta, from the dense marginal
+    covariance (no closed forms): sigma^2 and the fixed effects profiled out."""
+    y = frame["y"].to_numpy()
+    x = np.column_stack([np.ones(len(frame)), frame["x1"], frame["x2"]])
+    z = pd.get_dummies(frame["g"]).to_numpy(dtype=float)
+    v = np.eye(len(frame)) + theta**2 * z @ z.T
+    v_inv = np.linalg.inv(v)
+    beta = np.linalg.solve(x.T @ v_inv @ x, x.T @ v_inv @ y)
+    r = y - x @ beta
+    sigma2 = float(r @ v_inv @ r) / len(frame)
+    return float(np.linalg.slogdet(v)[1] + len(frame) * (1 + np.log(2 * np.pi * sigma2)))
+
+
 def test_single_cluster_is_refused() -> None:
     frame = data("sleepstudy")
     one = frame[frame["Subject"] == "308"]
