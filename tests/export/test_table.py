@@ -214,3 +214,31 @@ def test_answer_scales_are_ordinal_and_categories_nominal() -> None:
     assert measure["functie"] == "nominal" and measure["provincie"] == "nominal"
     assert measure["afspraken"] == "nominal" and measure["overleg_1"] == "nominal"
     assert measure["ervaring"] == "scale" and measure["uren"] == "scale"
+
+
+def test_a_chunk_holds_the_rows_of_its_responses_built_one_at_a_time() -> None:
+    # The table is built a column at a time for a whole chunk; each response's empty cells
+    # must still get that response's own reasons, and its scores its own codes.
+    lay = layout(open_text=True, with_scores=True, completed_only=False)
+    hidden = {k: v for k, v in FULL.items() if not k.startswith("pa_")} | {"afspraken": 0}
+    records = [
+        record("r1", FULL, path=ALL_PAGES),
+        record("r2", {"toestemming": 1, "functie": 2}, status="active", path=None),
+        record("r3", hidden, path=[p for p in ALL_PAGES if p != "afspraken_detail"]),
+        record("r4", {}, status="screened_out", path=["welkom"]),
+        record("r5", {**FULL, "overleg": [-1], "uren": 36, "br_1": None}, path=ALL_PAGES),
+        record(
+            "r6", {"toestemming": 1}, status="active", path=["welkom"], current_page="achtergrond"
+        ),
+    ]
+    chunk = lay.rows(records)
+    one_by_one = [lay.row(r) for r in records]
+    assert len(chunk) == len(records)
+    assert list(chunk) == one_by_one
+    assert [chunk[i] for i in range(len(records))] == one_by_one
+    assert chunk.columns == [list(cells) for cells in zip(*one_by_one, strict=True)]
+    rows = {row[0]: dict(zip(lay.names, row, strict=True)) for row in chunk}
+    assert rows["r2"]["provincie"] == -9 and rows["r2"]["br_1"] == -6
+    assert rows["r3"]["pa_1"] == -8 and rows["r4"]["functie"] == -8
+    assert rows["r5"]["uren"] == 36.0 and isinstance(rows["r5"]["uren"], float)
+    assert rows["r5"]["br_1"] == -9 and rows["r6"]["functie"] == -6
