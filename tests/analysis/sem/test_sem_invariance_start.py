@@ -26,14 +26,16 @@ def hs() -> pd.DataFrame:
 
 
 def _gradient_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Optimiser steps: each step's line search starts with one pass giving the objective and
+    the gradient at the full step."""
     calls = [0]
-    original = engine.Model.gradient
+    value_and_gradient = engine.Model.value_and_gradient
 
-    def counted(self: engine.Model, theta: engine.Array) -> engine.Array:
+    def counted(self: engine.Model, theta: engine.Array) -> tuple[float, engine.Array]:
         calls[0] += 1
-        return original(self, theta)
+        return value_and_gradient(self, theta)
 
-    monkeypatch.setattr(engine.Model, "gradient", counted)
+    monkeypatch.setattr(engine.Model, "value_and_gradient", counted)
     return calls
 
 

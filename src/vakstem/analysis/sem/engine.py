@@ -896,6 +896,7 @@ def optimise(model: Model, start: Array, max_iter: int = 500, tolerance: float =
     # takes all max_iter iterations to gain a thousandth of a chi-square point).
     history: list[float] = []
     iteration = 0
+    known_grad: Array | None = None
     for iteration in range(1, max_iter + 1):
         history.append(value)
         if (
@@ -903,7 +904,9 @@ def optimise(model: Model, start: Array, max_iter: int = 500, tolerance: float =
             and 2.0 * model.n_total * (history[-STALL_WINDOW - 1] - value) < STALL_GAIN
         ):
             break
-        grad = model.gradient(theta)
+        # A full step accepted at the first trial brought its gradient along.
+        grad = model.gradient(theta) if known_grad is None else known_grad
+        known_grad = None
         if np.max(np.abs(grad)) < 1e-12:
             converged = True
             break
@@ -941,9 +944,15 @@ def optimise(model: Model, start: Array, max_iter: int = 500, tolerance: float =
             break
         t = 1.0
         accepted = False
-        for _ in range(40):
+        trial_grad: Array | None = None
+        for trial in range(40):
             candidate = theta - t * step
-            new_value = model.objective(candidate)
+            if trial == 0:
+                # The full step is accepted most of the time: the same pass over the data
+                # gives the objective and the next iteration's gradient.
+                new_value, trial_grad = model.value_and_gradient(candidate)
+            else:
+                new_value, trial_grad = model.objective(candidate), None
             # Strictly lower: a step too small to change the value is not progress.
             if math.isfinite(new_value) and new_value < value - 1e-4 * t * decrement:
                 accepted = True
@@ -954,6 +963,7 @@ def optimise(model: Model, start: Array, max_iter: int = 500, tolerance: float =
             converged = decrement < 1e-10
             break
         theta, value = candidate, new_value
+        known_grad = trial_grad
     if not converged:
         grad = model.gradient(theta)
         if np.max(np.abs(grad)) < 1e-6:
