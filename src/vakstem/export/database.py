@@ -84,6 +84,16 @@ def count_excluded(engine: Engine, study_id: str, options: ExportOptions) -> int
         return int(conn.execute(sa.select(sa.func.count()).where(where)).scalar_one())
 
 
+def _text(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """A JSON column as its text (parsed by `ResponseReader._json`, not per row), labelled
+    with its own name."""
+    return sa.cast(column, sa.Text).label(column.key)
+
+
+def _copy(pages: list[str] | None) -> list[str] | None:
+    return None if pages is None else list(pages)
+
+
 def _snapshot(engine: Engine) -> Connection:
     conn = engine.connect()
     if conn.dialect.name == "postgresql":
@@ -125,6 +135,19 @@ class ResponseReader:
         """One string object per distinct value of a repetitive column (a version hash, a
         language), instead of one per response."""
         return self._strings.setdefault(text, text)
+
+    def _json(self, text: str | None) -> Any:
+        """A JSON text of a response (its path, its flags) parsed once per distinct text: the
+        paths of completed responses are mostly the same list of pages. Callers copy what
+        they keep."""
+        if text is None:
+            return None
+        value = self._parsed.get(text, _UNSEEN)
+        if value is _UNSEEN:
+            value = json.loads(text)
+            if len(self._parsed) < 100_000:
+                self._parsed[text] = value
+        return value
 
     def _raw_answers(self, ids: list[str], by_response: dict[str, dict[str, Any]]) -> None:
         """The answers of `ids` straight from the DB-API cursor (sqlite3 or psycopg), as JSON
@@ -198,7 +221,8 @@ class ResponseReader:
         while True:
             query = sa.select(
                 r.id, r.version_hash, r.language, r.source, r.status, r.is_test,
-                r.current_page, r.path, r.started_at, r.completed_at, r.quality_flags,
+                r.current_page, _text(r.path), r.started_at, r.completed_at,
+                _text(r.quality_flags),
             ).where(where)  # fmt: skip
             if self.options.include_excluded:
                 # At most one exclusion per response (its primary key), so no row doubles.
@@ -228,10 +252,10 @@ class ResponseReader:
                     is_test=bool(row.is_test),
                     started_at=row.started_at,
                     completed_at=row.completed_at,
-                    visited_pages=list(row.path) if row.path is not None else None,
+                    visited_pages=_copy(self._json(row.path)),
                     current_page=None if row.status == "completed" else row.current_page,
                     exclusion_reason=row.reason if self.options.include_excluded else None,
-                    flags=bots.flag_columns(row.quality_flags, row.status),
+                    flags=bots.flag_columns(self._json(row.quality_flags), row.status),
                 )
                 for row in page
             ]
