@@ -7,17 +7,19 @@ virtual respondents, against two baselines served and driven the same way in the
     .venv/bin/python bench/respondents.py --quick              # under a minute
 
 Each virtual respondent opens the anonymous link and fills in the whole questionnaire through
-the HTML pages, as a browser without JavaScript does: read the page, post its form, follow the
-303 to the next page, until the closing page. Answers are realistic: for the klantmanager study
+the HTML pages, as a browser without JavaScript does: read the page, post its form, read the
+next page from the answer (or follow a 303 where the address changes: after the welcome page,
+to the closing page), until the closing page. Answers are realistic: for the klantmanager study
 drawn from its population model (`vakstem.simulate`, clean respondents who all complete); for a
 study without one, a random valid code per item. Only the fields the page shows are posted, so
 conditions are honoured as the server applies them. The loop is closed: each of the K
 respondents starts the next response when one is done, until the fixed number of completes.
 
-A *page submit* is the POST of a page (answers validated and committed, 303 to the next page);
-a *page view* is the GET that shows a page. Every respondent connects from its own loopback
-address (127.0.x.y), as respondents come from their own networks, so the per-address limit on
-starting responses applies as it would in the field.
+A *page submit* is the POST of a page (answers validated and committed, answered with the
+next page); a *page view* is a GET that shows a page (the first page and the closing page).
+Every respondent connects from its own loopback address (127.0.x.y), as respondents come from
+their own networks, so the per-address limit on starting responses applies as it would in the
+field.
 
 Baselines, each served by uvicorn with the same worker count and driven by the same generator
 (`bench/baseline_app.py`): `form_insert` parses an urlencoded form the size of a matrix page and
@@ -208,16 +210,18 @@ async def respondent(
     """One response from the anonymous link to the closing page."""
     url = f"{base}/s/{study_id}"
     submitted = 0
+    page = ""
     while True:
-        began = time.perf_counter()
-        async with session.get(url, allow_redirects=False) as got:
-            page = await got.text()
-            status = got.status
-        run.views.append(time.perf_counter() - began)
-        run.requests += 1
-        if status != 200:
-            run.error(f"GET {url}: {status}")
-            return
+        if url:
+            began = time.perf_counter()
+            async with session.get(url, allow_redirects=False) as got:
+                page = await got.text()
+                status = got.status
+            run.views.append(time.perf_counter() - began)
+            run.requests += 1
+            if status != 200:
+                run.error(f"GET {url}: {status}")
+                return
         form = parse_form(page)
         if form is None:
             if submitted:
@@ -233,16 +237,20 @@ async def respondent(
         body = hidden + [(name, value) for name in names for value in answers.get(name, [])]
         began = time.perf_counter()
         async with session.post(base + action, data=body, allow_redirects=False) as posted:
-            await posted.read()
+            reply = await posted.text()
             status = posted.status
             location = posted.headers.get("location", "")
         run.submits.append(time.perf_counter() - began)
         run.requests += 1
-        if status != 303 or not location:
+        submitted += 1
+        if status == 200:
+            # The next page came as the answer to the POST.
+            page, url = reply, ""
+        elif status == 303 and location:
+            url = location if location.startswith("http") else base + location
+        else:
             run.error(f"POST {action} (page {page_id}): {status}")
             return
-        submitted += 1
-        url = location if location.startswith("http") else base + location
 
 
 async def drive_respondents(

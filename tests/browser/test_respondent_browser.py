@@ -255,3 +255,34 @@ def test_script_lets_a_page_be_sent_only_once(live_server: str, browser: Browser
     )
     assert sent == [1, "Bezig met opslaan…", True]
     context.close()
+
+
+def test_reloading_a_page_sent_as_the_answer_to_a_post_asks_again_with_get(
+    live_server: str, browser: Browser
+) -> None:
+    """The next page is the answer to the page's POST; the page's script makes its history
+    entry a plain one, so a reload fetches the page again instead of offering to resend."""
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.goto(f"{live_server}/s/voorbeeld")
+    choose(page, "toestemming", 1)
+    next_page(page, "Volgende")
+    expect(page.locator("h1")).to_have_text("Over uw werk")
+    choose(page, "functie", 2)
+    page.fill("#f-ervaring", "1")
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        next_page(page, "Volgende")
+    assert posted.value.status == 200
+    expect(page.locator("h1")).to_have_text("Overleg en beslisruimte")
+    documents: list[str] = []
+    page.on(
+        "request",
+        lambda r: documents.append(r.method) if r.resource_type == "document" else None,
+    )
+    page.reload()
+    expect(page.locator("h1")).to_have_text("Overleg en beslisruimte")
+    assert documents == ["GET"]
+    # The answers of the page before were stored once: back shows them.
+    next_page(page, "Vorige pagina")
+    expect(page.locator("#f-functie-2")).to_be_checked()
+    context.close()

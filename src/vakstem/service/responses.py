@@ -32,6 +32,7 @@ from vakstem.service import bots, conditions, quotas, resume_codes
 from vakstem.service.types import (
     AlreadyWithdrawn,
     AnswerValue,
+    CodeSubmit,
     ItemError,
     PageView,
     ResponseFinished,
@@ -68,6 +69,21 @@ STALE_KEY = _StaleKey()
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+# Statements of the page-submit path, built once: building a statement anew for every call
+# (clauses, bind parameters, its cache key) cost more CPU than executing it.
+_BY_ID = sa.select(responses).where(responses.c.id == sa.bindparam("response_id"))
+_BY_HASH = sa.select(responses).where(responses.c.resume_hash == sa.bindparam("resume_hash"))
+_BY_ID_LOCKED = _BY_ID.with_for_update()
+_BY_HASH_LOCKED = _BY_HASH.with_for_update()
+_ANSWERS_OF = sa.select(answers_table.c.variable, answers_table.c.value).where(
+    answers_table.c.response_id == sa.bindparam("response_id")
+)
+_STUDY_ROW = sa.select(studies).where(studies.c.id == sa.bindparam("study_id"))
+_INSERT_EVENT = page_events.insert()
+_INSERT_ANSWERS = answers_table.insert()
+_UPDATE_RESPONSE = responses.update().where(responses.c.id == sa.bindparam("response_id"))
 
 
 @dataclass
@@ -121,23 +137,18 @@ class ResponseService:
     def _read(
         self, conn: Connection, response_id: str | None = None, *, resume_hash: str | None = None
     ) -> _Response:
-        query = sa.select(responses)
-        if resume_hash is not None:
-            query = query.where(responses.c.resume_hash == resume_hash)
-        else:
-            query = query.where(responses.c.id == response_id)
         # Locks the row on PostgreSQL (SQLite holds its write lock from BEGIN IMMEDIATE) when
         # called inside a write transaction; a plain read elsewhere.
-        if conn.get_execution_options().get(WRITE_LOCK):
-            query = query.with_for_update()
-        row = conn.execute(query).first()
+        locked = bool(conn.get_execution_options().get(WRITE_LOCK))
+        if resume_hash is not None:
+            query = _BY_HASH_LOCKED if locked else _BY_HASH
+            row = conn.execute(query, {"resume_hash": resume_hash}).first()
+        else:
+            query = _BY_ID_LOCKED if locked else _BY_ID
+            row = conn.execute(query, {"response_id": response_id}).first()
         if row is None:
             raise ResponseNotFound()
-        stored = conn.execute(
-            sa.select(answers_table.c.variable, answers_table.c.value).where(
-                answers_table.c.response_id == row.id
-            )
-        ).all()
+        stored = conn.execute(_ANSWERS_OF, {"response_id": row.id}).all()
         return _Response(
             id=row.id,
             study_id=row.study_id,
@@ -229,7 +240,7 @@ class ResponseService:
     # --- fieldwork checks ----------------------------------------------------------------------
 
     def _check_open(self, conn: Connection, study_id: str, *, test: bool) -> sa.Row[Any]:
-        row = conn.execute(sa.select(studies).where(studies.c.id == study_id)).first()
+        row = conn.execute(_STUDY_ROW, {"study_id": study_id}).first()
         if row is None or row.current_version is None:
             raise StudyNotFound(f"no study {study_id!r}", study=study_id)
         now = self._clock()
@@ -400,31 +411,91 @@ class ResponseService:
         now = self._clock()
         with write_transaction(self.engine) as conn:
             resp = self._read(conn, response_id)
-            self._check_active(resp)
-            self._check_open(conn, resp.study_id, test=resp.is_test)
-            if resp.current_page != page_id:
-                raise StalePage(
-                    f"page {page_id!r} is not the current page",
-                    page=page_id,
-                    current=resp.current_page,
-                )
-            self._flag(conn, resp, flags, now)
-            study = self._study_version(conn, resp.study_id, resp.version_hash)
-            outcome = self._validate(study, resp, answers, from_form)
-            if isinstance(outcome, tuple):
-                state = self._state(conn, resp)
-                return SubmitResult(state=state, errors=outcome, submitted=dict(answers))
-            page = study.pages[conditions.page_index(study, page_id)]
-            if outcome.refused:
-                self._refuse(conn, resp, page_id, now)
-            elif quotas.admit_answer(
-                conn, resp.study_id, resp.id, resp.answers, outcome.values, now, test=resp.is_test
-            ):
-                self._screen_out(conn, resp, page_id, now)
-            else:
-                self._advance(conn, study, page, resp, outcome.values, now)
+            study, refused = self._submit(conn, resp, page_id, answers, from_form, flags, now)
+        if refused is not None:
+            return refused
         # The next page's state is built after the commit, so other writers need not wait for it.
         return SubmitResult(state=self._state_of(study, resp), submitted=dict(answers))
+
+    def submit_by_code(
+        self,
+        resume_code: str,
+        page_id: str,
+        answers_for: Callable[[ResponseState], Mapping[str, Any]],
+        *,
+        study_id: str,
+        token_ok: Callable[[str], bool],
+        from_form: bool = False,
+        flags: Iterable[str] = (),
+    ) -> CodeSubmit:
+        """Find a response by its resume code and submit its current page, in one transaction:
+        the respondent's page POST, which would otherwise read the response twice.
+
+        `token_ok(response_id)` checks the form's token before anything is stored;
+        `answers_for(state)` turns the form into answers for the page the response is on. A
+        code of another study is unknown (`ResponseNotFound`). An ended response, a page that
+        is no longer current or a refused token store nothing (`CodeSubmit.result` None)."""
+        code = resume_codes.normalise(resume_code)
+        if code is None:
+            raise ResponseNotFound()
+        display = resume_codes.display(code)
+        now = self._clock()
+        with write_transaction(self.engine) as conn:
+            resp = self._read(conn, resume_hash=resume_codes.code_hash(code))
+            if resp.study_id != study_id:
+                # A valid code used under another study's URL: as unknown, never say it exists.
+                raise ResponseNotFound()
+            found = self._state(conn, resp, display)
+            if found.page is None or found.status is not ResponseStatus.ACTIVE:
+                return CodeSubmit(state=found)
+            if not token_ok(resp.id):
+                return CodeSubmit(state=found, token_ok=False)
+            answers = answers_for(found)
+            try:
+                study, refused = self._submit(conn, resp, page_id, answers, from_form, flags, now)
+            except StalePage:
+                return CodeSubmit(state=found)
+        if refused is not None:
+            return CodeSubmit(state=found, result=refused)
+        done = SubmitResult(state=self._state_of(study, resp, display), submitted=dict(answers))
+        return CodeSubmit(state=found, result=done)
+
+    def _submit(
+        self,
+        conn: Connection,
+        resp: _Response,
+        page_id: str,
+        answers: Mapping[str, Any],
+        from_form: bool,
+        flags: Iterable[str],
+        now: datetime,
+    ) -> tuple[Study, SubmitResult | None]:
+        """Submit the current page of `resp` (read in this write transaction): the study and
+        None once stored and moved on (`resp` is updated), or the result with the errors."""
+        self._check_active(resp)
+        self._check_open(conn, resp.study_id, test=resp.is_test)
+        if resp.current_page != page_id:
+            raise StalePage(
+                f"page {page_id!r} is not the current page",
+                page=page_id,
+                current=resp.current_page,
+            )
+        self._flag(conn, resp, flags, now)
+        study = self._study_version(conn, resp.study_id, resp.version_hash)
+        outcome = self._validate(study, resp, answers, from_form)
+        if isinstance(outcome, tuple):
+            state = self._state(conn, resp)
+            return study, SubmitResult(state=state, errors=outcome, submitted=dict(answers))
+        page = study.pages[conditions.page_index(study, page_id)]
+        if outcome.refused:
+            self._refuse(conn, resp, page_id, now)
+        elif quotas.admit_answer(
+            conn, resp.study_id, resp.id, resp.answers, outcome.values, now, test=resp.is_test
+        ):
+            self._screen_out(conn, resp, page_id, now)
+        else:
+            self._advance(conn, study, page, resp, outcome.values, now)
+        return study, None
 
     def _check_active(self, resp: _Response) -> None:
         if resp.status is not ResponseStatus.ACTIVE:
@@ -506,7 +577,7 @@ class ResponseService:
         self._delete_answers(conn, resp.id, gone + [v for v in changed if v in resp.answers])
         if changed:
             conn.execute(
-                answers_table.insert(),
+                _INSERT_ANSWERS,
                 [
                     {
                         "response_id": resp.id,
@@ -540,7 +611,7 @@ class ResponseService:
             resp.orders.update(conditions.new_orders(study, target, resp.seed, resp.orders))
             update.update(current_page=target.id, orders=resp.orders)
             self._event(conn, resp.id, target.id, "shown", now)
-        conn.execute(responses.update().where(responses.c.id == resp.id).values(**update))
+        conn.execute(_UPDATE_RESPONSE, {"response_id": resp.id, **update})
 
     def _flag(self, conn: Connection, resp: _Response, flags: Iterable[str], now: datetime) -> None:
         merged = bots.merge_flags(resp.flags, flags) or []
@@ -602,9 +673,8 @@ class ResponseService:
         self, conn: Connection, response_id: str, page_id: str, event: str, at: datetime
     ) -> None:
         conn.execute(
-            page_events.insert().values(
-                response_id=response_id, page_id=page_id, event=event, at=at
-            )
+            _INSERT_EVENT,
+            {"response_id": response_id, "page_id": page_id, "event": event, "at": at},
         )
 
     # --- moving and leaving --------------------------------------------------------------------

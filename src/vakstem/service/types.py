@@ -145,3 +145,17 @@ class SubmitResult:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+@dataclass(frozen=True)
+class CodeSubmit:
+    """Outcome of submitting a page by resume code (`ResponseService.submit_by_code`).
+
+    `state` is the response as found, with its resume code; `token_ok` is False when the
+    form's token was refused (nothing stored); `result` is None when nothing was submitted
+    because the response has ended, the page is no longer the current one or the token was
+    refused."""
+
+    state: ResponseState
+    token_ok: bool = True
+    result: SubmitResult | None = None

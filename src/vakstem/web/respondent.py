@@ -3,8 +3,10 @@ the closing page.
 
 The respondent's URL carries the resume code (`/s/{study}/r/{code}`), so a response continues on
 any device without cookies. Viewing the anonymous link creates nothing (link previews and
-crawlers fetch it); the response is created when the welcome page is submitted. Every POST
-answers with a redirect (303) or with the same page showing what is wrong.
+crawlers fetch it); the response is created when the welcome page is submitted. A page POST
+answers with the next page itself (200, at the same address), with the same page showing what
+is wrong (422), or with a redirect (303) where the address or the kind of page changes: from
+the welcome form to the response's address, to the closing page, after going back.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from vakstem.instrument.schema import ItemType, Study, text_in
 from vakstem.service import bots
 from vakstem.service.types import (
     AnswerValue,
+    CodeSubmit,
     ItemError,
     PageView,
     ResponseFinished,
@@ -403,20 +406,27 @@ def build_router(web: WebContext) -> APIRouter:
     async def answer(request: Request, study_id: str, code: str) -> Response:
         form = await read_form(request)
         page_id = _first(form, PAGE_FIELD)
+        token = _first(form, CSRF_FIELD)
+        # A filled honeypot flags the response; its answers are taken as any others.
+        flags = [bots.HONEYPOT] if _first(form, bots.HONEYPOT_FIELD).strip() else []
 
-        # Finding the response, checking the form's token and storing the page make one trip
-        # to the thread pool: each trip wakes a worker thread and then the event loop again.
-        def find_and_store() -> tuple[ResponseState, bool, SubmitResult | None]:
-            state = find(study_id, code)
-            if state.page is None or state.status is not ResponseStatus.ACTIVE:
-                return state, True, None
-            if not web.csrf_ok(_first(form, CSRF_FIELD), state.id, page_id):
-                return state, False, None
-            return state, True, store_page(state, form, page_id)
+        # Finding the response, checking the form's token and storing the page are one
+        # transaction in one trip to the thread pool.
+        def find_and_store() -> CodeSubmit:
+            return service.submit_by_code(
+                code,
+                page_id,
+                lambda state: form_answers(form, state.page),
+                study_id=study_id,
+                token_ok=lambda response_id: web.csrf_ok(token, response_id, page_id),
+                from_form=True,
+                flags=flags,
+            )
 
-        state, token_ok, result = await run_in_threadpool(find_and_store)
+        outcome = await run_in_threadpool(find_and_store)
+        state = outcome.state
         code = code_of(state, code)
-        if not token_ok:
+        if not outcome.token_ok:
             assert state.page is not None
             values: dict[str, Any] = dict(state.answers)
             if page_id == state.page.page.id:
@@ -429,6 +439,14 @@ def build_router(web: WebContext) -> APIRouter:
                 notice=web.catalogues.gettext(state.language, FORM_EXPIRED),
                 status_code=403,
             )
+        result = outcome.result
+        if result is not None and result.ok:
+            following = result.state
+            if following.page is not None and following.status is ResponseStatus.ACTIVE:
+                # The next page is the answer to the POST itself (at the same address): a
+                # redirect would cost a second request that reads the response again. The
+                # page's script turns the history entry into a plain GET (see vakstem.js).
+                return render_current(request, following, code)
         return submitted(request, state, code, result)
 
     @router.post("/s/{study_id}/r/{code}/back")

@@ -4,6 +4,12 @@
 // - focus on the error summary so screen-reader and keyboard users start there
 (function () {
   "use strict";
+  // The next page is sent in answer to the page's POST, at the same address. A plain history
+  // entry in its place makes reload and back fetch the page again (the server shows whatever
+  // page is current) instead of offering to send the form a second time.
+  if (window.history && window.history.replaceState) {
+    window.history.replaceState(null, "", window.location.href);
+  }
   document.querySelectorAll("form").forEach(function (form) {
     form.addEventListener("submit", function (event) {
       if (form.dataset.sent === "1") {
