@@ -279,6 +279,11 @@ def admit(
     return source
 
 
+_ANSWER_QUOTAS = sa.select(quotas.c.id, quotas.c.variable, quotas.c.value).where(
+    quotas.c.study_id == sa.bindparam("study_id"), quotas.c.variable.is_not(None)
+)
+
+
 def admit_answer(
     conn: Connection,
     study_id: str,
@@ -298,13 +303,18 @@ def admit_answer(
     new = {v: a for v, a in after.items() if a is not None and before.get(v) is None}
     if not new:
         return None
+    # A plain read of the study's few answer quotas first: most pages give no answer a quota
+    # is on, and they then need neither a lock nor a query built for their variables.
+    on_new = [
+        row.id
+        for row in conn.execute(_ANSWER_QUOTAS, {"study_id": study_id})
+        if row.variable in new and new[row.variable] == row.value
+    ]
+    if not on_new:
+        return None
     # Only the quotas on the answers just given are locked, so pages without such an answer
     # are never queued behind each other.
-    query = (
-        sa.select(quotas)
-        .where(quotas.c.study_id == study_id, quotas.c.variable.in_(sorted(new)))
-        .order_by(quotas.c.id)
-    )
+    query = sa.select(quotas).where(quotas.c.id.in_(on_new)).order_by(quotas.c.id)
     if conn.get_execution_options().get(WRITE_LOCK):
         query = query.with_for_update()
     for row in conn.execute(query).all():

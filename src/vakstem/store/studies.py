@@ -8,8 +8,10 @@ always refers to exactly the questionnaire it was given.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -191,21 +193,42 @@ def _parse(model_json: str) -> Study:
     return Study.model_validate_json(model_json)
 
 
+#: Parsed models by (study id, version hash), most recently used last. A version's content
+#: never changes (the hash is of that content, in any database), and reading and parsing the
+#: klantmanager study's model (~170 kB) took longer than the rest of a welcome page.
+_MODELS: OrderedDict[tuple[str, str], Study] = OrderedDict()
+_MODELS_KEPT = 32
+
+
+def _model(conn: Connection, study_id: str, digest: str) -> Study:
+    key = (study_id, digest)
+    study = _MODELS.get(key)
+    if study is None:
+        model_json = conn.execute(
+            sa.select(instrument_versions.c.model_json).where(
+                instrument_versions.c.study_id == study_id, instrument_versions.c.hash == digest
+            )
+        ).scalar_one()
+        study = _parse(model_json)
+        _MODELS[key] = study
+        while len(_MODELS) > _MODELS_KEPT:
+            _MODELS.popitem(last=False)
+    else:
+        with contextlib.suppress(KeyError):  # another thread may have dropped it meanwhile
+            _MODELS.move_to_end(key)
+    return study
+
+
 def get_study(engine: Engine, study_id: str) -> StoredStudy:
     """The study with the model of its current version; unknown id → `StudyNotFound`."""
     with engine.connect() as conn:
         row = _study_row(conn, study_id)
-        version = conn.execute(
-            sa.select(instrument_versions.c.label, instrument_versions.c.model_json).where(
-                instrument_versions.c.study_id == study_id,
-                instrument_versions.c.hash == row.current_version,
-            )
-        ).one()
+        study = _model(conn, study_id, row.current_version)
     return StoredStudy(
         study_id=row.id,
-        study=_parse(version.model_json),
+        study=study,
         version_hash=row.current_version,
-        version_label=version.label,
+        version_label=study.version,
         status=StudyStatus(row.status),
         opens_at=row.opens_at,
         closes_at=row.closes_at,

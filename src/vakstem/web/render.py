@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from markupsafe import Markup, escape
+
 from vakstem.instrument.schema import Choice, Item, ItemType, Study, text_in
+from vakstem.instrument.textformat import plain_text
 from vakstem.service.types import ItemError, PageView, ShownItem
 from vakstem.web.conditions_json import page_conditions, script_json
 from vakstem.web.i18n import N_, Catalogues
@@ -36,12 +39,13 @@ class ChoiceView:
 
 @dataclass(frozen=True)
 class RowView:
-    """One matrix row: its own variable with a radio per choice."""
+    """One matrix row: its own variable with a radio per choice (`cells`, the row's table
+    cells as finished HTML: see `_matrix_cells`)."""
 
     variable: str
     text: str
     hint: str
-    choices: tuple[ChoiceView, ...]
+    cells: Markup
     errors: tuple[str, ...]
     hint_id: str
     error_id: str
@@ -68,6 +72,8 @@ class ItemView:
     max_length: int | None = None
     #: The column header labels of a matrix (the shared choice list).
     headers: tuple[str, ...] = ()
+    #: A dropdown's <option> elements as finished HTML (see `_dropdown_options`).
+    options: Markup = field(default_factory=Markup)
 
     @property
     def input_id(self) -> str:
@@ -126,6 +132,71 @@ class PageModel:
 
 def _ids(*pairs: tuple[str, bool]) -> str:
     return " ".join(ident for ident, present in pairs if present)
+
+
+#: Escaped (code, label, id suffix) of a choice list per language, by the list's identity (a
+#: study's lists are the same tuples for as long as its parsed model is kept), with the list
+#: itself so a reused id of a list that is gone is never taken for it.
+_ESCAPED: dict[tuple[int, str, str], tuple[Sequence[Choice], tuple[tuple[str, str, str], ...]]]
+_ESCAPED = {}
+_ESCAPED_KEPT = 512
+
+
+def escaped_choices(
+    choices: Sequence[Choice], language: str, default_language: str
+) -> tuple[tuple[str, str, str], ...]:
+    """(code, label, input-id suffix) of every choice, HTML-escaped, with the label in
+    `language`: a matrix page repeats each label in every row and the organisation list has
+    hundreds of options, and escaping them through the template on every page view was most
+    of the page's rendering time."""
+    key = (id(choices), language, default_language)
+    hit = _ESCAPED.get(key)
+    if hit is not None and hit[0] is choices:
+        return hit[1]
+    pieces = tuple(
+        (
+            str(escape(str(c.code))),
+            str(escape(text_in(c.label, language, default_language))),
+            str(escape(_code_id(c.code))),
+        )
+        for c in choices
+    )
+    if len(_ESCAPED) >= _ESCAPED_KEPT:
+        _ESCAPED.clear()
+    _ESCAPED[key] = (choices, pieces)
+    return pieces
+
+
+def _matrix_cells(
+    row_id: str,
+    row_name: str,
+    choices: tuple[tuple[str, str, str], ...],
+    selected: str,
+    attributes: str,
+) -> Markup:
+    """The radio cells of one matrix row, as the template used to write them cell by cell."""
+    name = escape(row_id)
+    label_prefix = escape(row_name)
+    cells = []
+    for code, label, suffix in choices:
+        input_id = f"f-{name}-{suffix}"
+        checked = " checked" if code == selected else ""
+        cells.append(
+            f'<td><input type="radio" id="{input_id}" name="{name}" value="{code}"{checked}'
+            f'{attributes}><label for="{input_id}"><span class="vh">{label_prefix}: </span>'
+            f'<span class="cl">{label}</span></label></td>'
+        )
+    return Markup("".join(cells))
+
+
+def _dropdown_options(choices: tuple[tuple[str, str, str], ...], value: FieldValue) -> Markup:
+    selected = set(value) if isinstance(value, list) else {value}
+    return Markup(
+        "".join(
+            f'<option value="{code}"{" selected" if code in selected else ""}>{label}</option>\n'
+            for code, label, _suffix in choices
+        )
+    )
 
 
 def _fmt_number(value: float | None) -> str:
@@ -230,17 +301,28 @@ def build_page(
         hint = text_in(item.hint, language, study.default_language)
         if item.type is ItemType.MATRIX:
             choices = shown_choices(study, shown)
+            escaped = escaped_choices(choices, language, study.default_language)
             rows: list[RowView] = []
             for row in shown.rows or item.rows:
                 row_errors = messages(row.id, item)
                 row_text = text_in(row.text, language, study.default_language)
+                row_hint = text_in(row.hint, language, study.default_language)
+                described = _ids((f"h-{row.id}", bool(row_hint)), (f"e-{row.id}", bool(row_errors)))
+                attributes = (f' aria-describedby="{escape(described)}"' if described else "") + (
+                    ' aria-invalid="true"' if row_errors else ""
+                )
+                value = field_value(values.get(row.id))
                 rows.append(
                     RowView(
                         variable=row.id,
                         text=row_text,
-                        hint=text_in(row.hint, language, study.default_language),
-                        choices=choice_views(
-                            f"f-{row.id}", choices, field_value(values.get(row.id))
+                        hint=row_hint,
+                        cells=_matrix_cells(
+                            row.id,
+                            plain_text(row_text),
+                            escaped,
+                            value if isinstance(value, str) else "",
+                            attributes,
                         ),
                         errors=row_errors,
                         hint_id=f"h-{row.id}",
@@ -276,15 +358,21 @@ def build_page(
             choices = consent_choices(catalogues, language)
         else:
             choices = shown_choices(study, shown)
+        dropdown = item.type is ItemType.SINGLE and item.appearance.value == "dropdown"
         item_view = ItemView(
             id=item.id,
             type=item.type.value,
             text=text,
             hint=hint,
             required=shown.required,
-            dropdown=item.type is ItemType.SINGLE and item.appearance.value == "dropdown",
+            dropdown=dropdown,
             value=value if isinstance(value, str) else "",
-            choices=choice_views(f"f-{item.id}", choices, value),
+            choices=() if dropdown else choice_views(f"f-{item.id}", choices, value),
+            options=(
+                _dropdown_options(escaped_choices(choices, language, study.default_language), value)
+                if dropdown
+                else Markup("")
+            ),
             errors=messages(item.id, item),
             min=_fmt_number(item.min),
             max=_fmt_number(item.max),
