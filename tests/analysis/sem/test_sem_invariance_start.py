@@ -108,3 +108,51 @@ def test_an_unidentified_model_that_creeps_along_is_given_up_before_max_iter(
     with pytest.raises(ModelSpecificationError, match="not identified"):
         fit("f =~ a + b + c\ng =~ c + d", data)
     assert calls[0] < 400  # all 500 iterations without the stall rule
+
+
+def test_a_fit_started_from_one_of_the_same_rows_shares_its_saturated_and_baseline_models(
+    hs: pd.DataFrame,
+) -> None:
+    configural = fit(HS_MODEL, hs, group="school", missing="ml", estimator="MLR")
+    cold = fit(
+        HS_MODEL, hs, group="school", group_equal=("loadings",), missing="ml", estimator="MLR"
+    )
+    warm = fit(
+        HS_MODEL,
+        hs,
+        group="school",
+        group_equal=("loadings",),
+        missing="ml",
+        estimator="MLR",
+        start_from=configural,
+    )
+    assert configural._estimates is not None and warm._estimates is not None
+    assert warm._estimates.model.groups is configural._estimates.model.groups
+    assert warm._baseline is configural._baseline
+    for measure in ("baseline.chisq", "cfi", "tli", "logl", "unrestricted.logl"):
+        assert warm.fit_measures[measure] == pytest.approx(cold.fit_measures[measure], rel=1e-9)
+    # Another estimator fits its own baseline model; other rows share nothing.
+    ml = fit(
+        HS_MODEL, hs, group="school", group_equal=("loadings",), missing="ml", start_from=configural
+    )
+    assert ml._baseline is not configural._baseline
+    fewer = hs.iloc[5:].reset_index(drop=True)
+    other = fit(
+        HS_MODEL,
+        fewer,
+        group="school",
+        group_equal=("loadings",),
+        missing="ml",
+        estimator="MLR",
+        start_from=configural,
+    )
+    alone = fit(
+        HS_MODEL, fewer, group="school", group_equal=("loadings",), missing="ml", estimator="MLR"
+    )
+    assert other._baseline is not configural._baseline
+    assert other.fit_measures["baseline.chisq"] == pytest.approx(
+        alone.fit_measures["baseline.chisq"], rel=1e-9
+    )
+    assert other.fit_measures["baseline.chisq"] != pytest.approx(
+        cold.fit_measures["baseline.chisq"], rel=1e-6
+    )

@@ -56,6 +56,7 @@ class FitResult:
     bootstrap: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     _estimates: est.Estimates | None = field(default=None, repr=False)
+    _baseline: est.Estimates | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         def clean(value: Any) -> Any:
@@ -151,11 +152,23 @@ def fit(
         group_partial=tuple(group_partial),
     )
     groups = est.prepare_groups(data, table, missing=missing, group=group)
-    h1 = est.saturated_moments(groups)
+    shared = _same_data(start_from, groups, table)
+    if shared is not None:
+        # The same rows as the fit we start from (an invariance sequence): its groups, with
+        # what they cache, its saturated moments (EM under FIML) and its baseline model.
+        groups, h1 = shared
+    else:
+        h1 = est.saturated_moments(groups)
     result = _fit_table(
-        table, groups, h1, estimator=estimator, std_lv=std_lv, start_from=start_from
+        table,
+        groups,
+        h1,
+        estimator=estimator,
+        std_lv=std_lv,
+        start_from=start_from,
+        baseline=_same_baseline(start_from, table, estimator) if shared is not None else None,
     )
-    estimates, parameters, measures, warnings = result
+    estimates, parameters, measures, warnings, baseline = result
     fit_result = FitResult(
         model=model,
         estimator=estimator,
@@ -169,6 +182,7 @@ def fit(
         fit_measures=measures,
         warnings=warnings,
         _estimates=estimates,
+        _baseline=baseline,
     )
     if bootstrap > 0:
         from vakstem.analysis.sem.bootstrap import bootstrap_defined
@@ -186,7 +200,8 @@ def _fit_table(
     std_lv: bool,
     with_baseline: bool = True,
     start_from: FitResult | None = None,
-) -> tuple[est.Estimates, pd.DataFrame, dict[str, float], list[str]]:
+    baseline: est.Estimates | None = None,
+) -> tuple[est.Estimates, pd.DataFrame, dict[str, float], list[str], est.Estimates | None]:
     est.set_fixed_x(table, h1)
     model = Model(table, groups)
     start = est.start_values(table, h1, std_lv)
@@ -202,9 +217,49 @@ def _fit_table(
     parameters, warnings = _parameter_frame(estimates)
     measures: dict[str, float] = {}
     if with_baseline:
-        baseline = est.fit_baseline(table, groups, h1, estimator)
+        if baseline is None:
+            baseline = est.fit_baseline(table, groups, h1, estimator)
         measures = _fit_measures(estimates, baseline, estimator)
-    return estimates, parameters, measures, warnings
+    return estimates, parameters, measures, warnings, baseline
+
+
+def _same_data(
+    previous: FitResult | None, groups: list[GroupData], table: ParTable
+) -> tuple[list[GroupData], list[tuple[Array, Array]]] | None:
+    """The previous fit's groups and saturated moments when it was fitted to the same rows in
+    the same groups and variables; otherwise None."""
+    if previous is None or previous._estimates is None:
+        return None
+    before = previous._estimates.model
+    if before.table.ov != table.ov or before.table.ov_x != table.ov_x:
+        return None
+    if len(before.groups) != len(groups):
+        return None
+    for old, new in zip(before.groups, groups, strict=True):
+        if (old.name, old.missing) != (new.name, new.missing) or old.weights is not None:
+            return None
+        if old.y.shape != new.y.shape or not np.array_equal(old.y, new.y, equal_nan=True):
+            return None
+    return before.groups, previous._estimates.h1_moments
+
+
+def _same_baseline(
+    previous: FitResult | None, table: ParTable, estimator: str
+) -> est.Estimates | None:
+    """The previous fit's baseline model when this model's would be the same (same variables,
+    covariates, mean structure and groups, same estimator) and it is fitted to the same
+    data."""
+    if previous is None or previous._baseline is None or previous.estimator != estimator:
+        return None
+    before = previous._baseline.model.table
+    if (before.ov, before.ov_x, before.meanstructure, before.n_groups) != (
+        table.ov,
+        table.ov_x,
+        table.meanstructure,
+        table.n_groups,
+    ):
+        return None
+    return previous._baseline
 
 
 def _warm_start(table: ParTable, previous: est.Estimates, default: Array) -> Array:

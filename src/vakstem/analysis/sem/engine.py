@@ -113,6 +113,10 @@ class GroupData:
     missing_sets: list[MissingSet] = field(default_factory=list)
     _patterns: list[Pattern] | None = field(default=None, repr=False)
     _moments: WeightedMoments | None = field(default=None, repr=False)
+    #: What the estimation computes from this data and its saturated moments alone (the
+    #: saturated model's information matrices), shared by the model's and the baseline
+    #: model's fit and the fit indices; keyed by what it is and the moments.
+    cache: dict[tuple[str, bool, bytes], Array] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         w = self.row_weights
@@ -156,6 +160,7 @@ class GroupData:
         other.weights = weights
         other._patterns = None
         other._moments = None
+        other.cache = {}
         other.n = round(float(weights.sum()))
         counts = weights @ self.observed
         with np.errstate(invalid="ignore", divide="ignore"):

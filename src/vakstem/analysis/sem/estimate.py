@@ -277,14 +277,46 @@ def saturated_moments(groups: list[GroupData]) -> list[tuple[Array, Array]]:
     return out
 
 
+def _cached(group: GroupData, kind: str, model: Model, h1: tuple[Array, Array]) -> Array | None:
+    return group.cache.get(_cache_key(kind, model, h1))
+
+
+def _cache_key(kind: str, model: Model, h1: tuple[Array, Array]) -> tuple[str, bool, bytes]:
+    mu, sigma = h1
+    return (kind, model.meanstructure, mu.tobytes() + sigma.tobytes())
+
+
 def h1_information(model: Model, g: int, h1: tuple[Array, Array]) -> Array:
     """Unit information of the saturated model of group g (lavaan's 'unstructured' A1):
-    expected for complete data, observed (analytic) for FIML."""
+    expected for complete data, observed (analytic) for FIML. It depends on the data and the
+    saturated moments only, and the model's MLR test, the baseline model's and the
+    FIML-corrected fit indices all ask for it: computed once per group (callers must not
+    modify it)."""
     group = model.groups[g]
+    found = _cached(group, "A1", model, h1)
+    if found is not None:
+        return found
     mu, sigma = h1
     if not group.missing:
-        return model.h1_weight(sigma)
-    return saturated_observed_information(group, sigma, mu)
+        value = model.h1_weight(sigma)
+    else:
+        value = saturated_observed_information(group, sigma, mu)
+    group.cache[_cache_key("A1", model, h1)] = value
+    return value
+
+
+def h1_first_order(model: Model, g: int, h1: tuple[Array, Array]) -> Array:
+    """First-order unit information of the saturated model of group g (lavaan's B1 at the
+    saturated moments: the casewise scores' cross-product over N), once per group like
+    `h1_information` (callers must not modify it)."""
+    group = model.groups[g]
+    found = _cached(group, "B1", model, h1)
+    if found is not None:
+        return found
+    scores = model_scores_unstructured(model, group, h1)
+    value = np.asarray(scores.T @ scores / group.n, dtype=np.float64)
+    group.cache[_cache_key("B1", model, h1)] = value
+    return value
 
 
 def _x_moment_mask(model: Model) -> NDArray[np.bool_]:
@@ -345,9 +377,10 @@ def estimate(
         b0 = np.zeros_like(information)
         for g, group in enumerate(model.groups):
             scores = model.casewise_scores(theta, g, structured=True)
-            b1 = scores.T @ scores / group.n
-            d = model.delta(theta, g)
-            b0_g = d.T @ b1 @ d
+            # Delta' B1 Delta with B1 = S'S/n, as (S Delta)'(S Delta)/n: S is n x (moments),
+            # Delta (moments) x (parameters), so the n x moments^2 product is never formed.
+            projected = scores @ model.delta(theta, g)
+            b0_g = projected.T @ projected / group.n
             b0_groups.append(b0_g)
             b0 += group.n / n * b0_g
         vcov = e_inv @ b0 @ e_inv / n
@@ -374,8 +407,7 @@ def estimate(
         h1_ndat = 0
         for g, group in enumerate(model.groups):
             a1 = h1_information(model, g, h1[g])[np.ix_(~mask, ~mask)]
-            scores = model_scores_unstructured(model, group, h1[g])[:, ~mask]
-            b1 = scores.T @ scores / group.n
+            b1 = h1_first_order(model, g, h1[g])[np.ix_(~mask, ~mask)]
             trace_h1 += float(np.sum(b1 * np.linalg.inv(a1).T))
             trace_h0 += group.n / n * float(np.sum(b0_groups[g] * e_inv.T))
             h1_ndat += int((~mask).sum())
@@ -706,9 +738,8 @@ def fiml_corrected(estimates: Estimates, baseline: Estimates, version: str) -> F
     wm_inv = [np.linalg.inv(w) for w in wm]
     wc = [model.h1_weight(h1[g][1]) for g in range(len(model.groups))]
     gamma = []
-    for g, group in enumerate(model.groups):
-        scores = model_scores_unstructured(model, group, h1[g])
-        jm = scores.T @ scores / group.n
+    for g in range(len(model.groups)):
+        jm = h1_first_order(model, g, h1[g])
         gamma.append(wm_inv[g] @ jm @ wm_inv[g] / weights[g])
     wm_all = block_diag(*[w * m for w, m in zip(weights, wm, strict=True)])
     wc_all = block_diag(*[w * c for w, c in zip(weights, wc, strict=True)])
