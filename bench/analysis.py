@@ -76,6 +76,15 @@ def _analysis_frame(study: Any, n: int, seed: int) -> tuple[Any, pd.DataFrame]:
 # --- one size, in a child process --------------------------------------------------------------
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its children that have ended (the bootstrap's
+    process pool ends with the structural step): on a shared machine these move far less
+    with the load than wall-clock seconds."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def run_size(n: int, draws: int, processes: int, seed: int) -> dict[str, Any]:
     """The plan on n simulated responses: seconds per stage, peak memory."""
     from vakstem.analysis import sem
@@ -97,11 +106,12 @@ def run_size(n: int, draws: int, processes: int, seed: int) -> dict[str, Any]:
         models[spec.id] = time.perf_counter() - begin
     out["models_s"] = models
     stages: dict[str, float] = {}
-    marks: list[tuple[str, float]] = []
+    cpu_stages: dict[str, float] = {}
+    marks: list[tuple[str, float, float]] = []
     first_draw: list[float] = []
 
     def on_step(step: str, number: int, total: int) -> None:
-        marks.append((step, time.perf_counter()))
+        marks.append((step, time.perf_counter(), _cpu_seconds()))
 
     def on_draw(done: int, total: int) -> None:
         if not first_draw:
@@ -116,14 +126,19 @@ def run_size(n: int, draws: int, processes: int, seed: int) -> dict[str, Any]:
         draw_progress=on_draw,
     )
     end = time.perf_counter()
-    marks.append(("end", end))
-    for (step, at), (_next, until) in itertools.pairwise(marks):
+    marks.append(("end", end, _cpu_seconds()))
+    for (step, at, cpu_at), (_next, until, cpu_until) in itertools.pairwise(marks):
         stages[step] = until - at
+        cpu_stages[step] = cpu_until - cpu_at
     begin_report = time.perf_counter()
+    cpu_report = _cpu_seconds()
     render_report(results.to_dict())
     stages["report"] = time.perf_counter() - begin_report
+    cpu_stages["report"] = _cpu_seconds() - cpu_report
     out["plan_s"] = end - begin + stages["report"]
     out["stages_s"] = stages
+    out["plan_cpu_s"] = sum(cpu_stages.values())
+    out["stages_cpu_s"] = cpu_stages
     structural = results.steps["structural"]
     # The structural step is the model's fit, its bootstrap and the delta-method intervals.
     out["bootstrap_s"] = max(0.0, stages.get("structural", 0.0) - models.get(SEM_ID, 0.0))
@@ -331,6 +346,8 @@ def main() -> None:
             + (f", FAILED steps: {failed}" if failed else "")
         )
         print(f"    stages (s): {stages}")
+        cpu = ", ".join(f"{k} {v:.2f}" for k, v in run["stages_cpu_s"].items())
+        print(f"    CPU seconds (with the draws' processes): plan {run['plan_cpu_s']:.1f}; {cpu}")
         print(f"    models alone, MLR (s): {models}")
         boot = run["bootstrap"]
         print(
@@ -361,6 +378,7 @@ def main() -> None:
     ten = runs.get(10_000)
     if ten is not None:
         result["plan_10k_s"] = ten["plan_s"]
+        result["plan_10k_cpu_s"] = ten["plan_cpu_s"]
         result["plan_10k_draws"] = draws
     for n, run in runs.items():
         result[f"plan_{n // 1000}k_peak_mb"] = run["peak_mb"]
