@@ -38,6 +38,7 @@ import argparse
 import asyncio
 import datetime as dt
 import html
+import itertools
 import os
 import random
 import re
@@ -205,9 +206,15 @@ def parse_form(page: str) -> tuple[str, FormFields, list[str]] | None:
 
 
 async def respondent(
-    session: aiohttp.ClientSession, base: str, study_id: str, answers: Answers, run: Run
+    session: aiohttp.ClientSession,
+    base: str,
+    study_id: str,
+    answers: Answers,
+    run: Run,
+    think: float = 0.0,
 ) -> None:
-    """One response from the anonymous link to the closing page."""
+    """One response from the anonymous link to the closing page; with `think`, a pause of that
+    many seconds on average (exponentially distributed) on every page before sending it."""
     url = f"{base}/s/{study_id}"
     submitted = 0
     page = ""
@@ -235,6 +242,8 @@ async def respondent(
         if size > run.pages.get(page_id, (0, ""))[0]:
             run.pages[page_id] = (size, page)
         body = hidden + [(name, value) for name in names for value in answers.get(name, [])]
+        if think > 0:
+            await asyncio.sleep(random.expovariate(1.0 / think))
         began = time.perf_counter()
         async with session.post(base + action, data=body, allow_redirects=False) as posted:
             reply = await posted.text()
@@ -254,17 +263,27 @@ async def respondent(
 
 
 async def drive_respondents(
-    base: str, study_id: str, answers: list[Answers], k: int, completes: int, run: Run
+    base: str,
+    study_id: str,
+    answers: list[Answers],
+    k: int,
+    completes: int,
+    run: Run,
+    *,
+    think: float = 0.0,
+    seconds: float | None = None,
 ) -> None:
-    """K respondents in a closed loop until `completes` responses have been started and ended."""
+    """K respondents in a closed loop until `completes` responses have been started and ended
+    (or, with `seconds`, until that time has passed, finishing the responses under way)."""
     sessions = [_session(i) for i in range(k)]
-    supply = iter(answers)
+    supply = itertools.cycle(answers)
+    deadline = None if seconds is None else time.perf_counter() + seconds
 
     async def loop(session: aiohttp.ClientSession) -> None:
-        while run.started < completes:
+        while run.started < completes and (deadline is None or time.perf_counter() < deadline):
             run.started += 1
             try:
-                await respondent(session, base, study_id, next(supply), run)
+                await respondent(session, base, study_id, next(supply), run, think)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 run.error(f"{type(exc).__name__}: {exc}")
 
@@ -454,6 +473,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="seconds per baseline")
     parser.add_argument("--seed", type=int, default=20261126)
     parser.add_argument("--skip-baselines", action="store_true")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="after the closed loop, the same respondents pausing this many seconds on average"
+        " on every page (0: no such run)",
+    )
+    parser.add_argument("--paced-seconds", type=float, help="length of the paced run")
     args = parser.parse_args()
 
     study_file = SHAPES[args.shape]
@@ -527,7 +554,7 @@ def _bench(
         f" ({len(study.pages)} pages) · {completes} completes"
     )
     serve = [str(BIN / "vakstem"), "serve", "--port", "{port}", "--workers", str(args.workers)]
-    vak = Run()
+    vak, paced = Run(), Run()
     with Server(serve, env, "/openapi.json", log) as server:
         asyncio.run(drive_respondents(server.base, study.id, answers[:warm], warm, warm, Run()))
         server.measure(
@@ -538,6 +565,21 @@ def _bench(
         )
         load_after = load_average()
         kb_max, heaviest, external = asyncio.run(page_weight(server.base, vak.pages))
+        if args.think > 0:
+            # The same respondents at a person's pace: latency as a respondent meets it.
+            server.measure(
+                drive_respondents(
+                    server.base,
+                    study.id,
+                    answers[warm:],
+                    args.respondents,
+                    10**9,
+                    paced,
+                    think=args.think,
+                    seconds=args.paced_seconds or (15.0 if args.quick else 60.0),
+                ),
+                paced,
+            )
 
     uvicorn = [
         str(BIN / "python"),
@@ -602,7 +644,7 @@ def _bench(
         "view_p50_ms": quantile_ms(vak.views, 0.50),
         "view_p95_ms": quantile_ms(vak.views, 0.95),
         "view_p99_ms": quantile_ms(vak.views, 0.99),
-        "errors": vak.errors + form_run.errors + hello_run.errors,
+        "errors": vak.errors + form_run.errors + hello_run.errors + paced.errors,
         # Server CPU per page submit, counting the page view that follows it.
         "cpu_ms_per_submit": 1000 * vak.server_cpu / max(1, len(vak.submits)),
         "cpu_ms_per_form_insert": 1000 * form_run.server_cpu / max(1, len(form_run.submits)),
@@ -614,6 +656,12 @@ def _bench(
         "hello_p95_ms": quantile_ms(hello_run.submits, 0.95),
         "page_kb_max": kb_max,
         "external_refs": len(external),
+        "think_s": args.think,
+        "paced_submits_per_s": len(paced.submits) / paced.seconds if paced.seconds else 0,
+        "paced_p50_ms": quantile_ms(paced.submits, 0.50),
+        "paced_p95_ms": quantile_ms(paced.submits, 0.95),
+        "paced_p99_ms": quantile_ms(paced.submits, 0.99),
+        "paced_errors": paced.errors,
         "load1": os.getloadavg()[0],
     }
     figures["ratio_form_insert"] = (
@@ -644,6 +692,14 @@ def _bench(
     )
     for text in vak.error_samples:
         print(f"    {text}")
+    if args.think > 0:
+        print(
+            f"  at a person's pace ({args.think:g} s per page on average, {args.respondents}"
+            f" respondents): {len(paced.submits)} submits, "
+            f"{figures['paced_submits_per_s']:.1f} /s, p50 {figures['paced_p50_ms']:.1f} ms"
+            f"  p95 {figures['paced_p95_ms']:.1f} ms  p99 {figures['paced_p99_ms']:.1f} ms,"
+            f" {paced.errors} errors"
+        )
     print(f"  heaviest page    {kb_max:8.1f} kB with assets, as transferred ({heaviest})")
     print(f"  other hosts      {len(external):>8d}")
     for ref in external[:5]:
