@@ -47,12 +47,14 @@ SEM_ID = "sem_amo"
 
 
 def _limit_blas() -> None:
-    try:
-        from threadpoolctl import threadpool_limits
+    """One BLAS thread in every BLAS library for the whole run (semopy's fits included;
+    Vakstem's fits and plan limit themselves). scipy's wheel brings its own OpenBLAS next to
+    numpy's, loaded only when scipy.linalg is imported, and threadpoolctl limits only the
+    libraries loaded when it is called: import scipy first."""
+    import scipy.linalg  # noqa: F401  (loads scipy's BLAS library so that it is limited too)
+    from threadpoolctl import threadpool_limits
 
-        threadpool_limits(limits=1, user_api="blas")
-    except ImportError:
-        os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def _study() -> Any:
