@@ -149,3 +149,30 @@ def test_the_fit_command_runs_with_one_blas_thread(
         assert seen.keys() == two_threads.keys()
         assert set(seen.values()) == {1}
     assert _blas() == two_threads
+
+
+def test_the_analyse_command_fits_its_models_with_one_blas_thread(
+    tmp_path: Path, during_estimate: list[dict[str, int]], two_threads: dict[str, int]
+) -> None:
+    from vakstem.analysis.plan import data_from_records, simulated_records
+    from vakstem.commands.analyse import analyse
+    from vakstem.export.codebook import find_study_file
+    from vakstem.instrument.loader import load_study_file
+
+    study = load_study_file(find_study_file("klantmanagers"))
+    records, _truth = simulated_records(study, 200, seed=8)
+    export = tmp_path / "klantmanagers.csv"
+    data_from_records(study, records).frame.to_csv(export, index=False)
+    app = typer.Typer()
+    app.command()(analyse)
+    result = CliRunner().invoke(
+        app,
+        ["klantmanagers", "--data", str(export), "--out", str(tmp_path / "report.html"),
+         "--steps", "quality,measurement"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert during_estimate
+    for seen in during_estimate:
+        assert seen.keys() == two_threads.keys()
+        assert set(seen.values()) == {1}
+    assert _blas() == two_threads
