@@ -1,6 +1,8 @@
 """The mirror's everyone-figures during fieldwork: reused for up to a minute while responses are
 only added (so not every closing page scores every response again), but never past a
-withdrawal, and never when the figures were below the threshold (SQLite and PostgreSQL)."""
+withdrawal, an exclusion, a deletion or a new study version, and never when the figures were
+below the threshold; the cheap change summary and the mirror's own scoring agree with the full
+feedback data (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,12 @@ import pytest
 from sqlalchemy.engine import Engine
 from tests.feedback.factories import complete
 
-from vakstem.feedback.mirror import MirrorService
+from vakstem.feedback.data import completed_ids, completed_state, load_feedback_data
+from vakstem.feedback.mirror import MirrorService, build_aggregates
 from vakstem.instrument.loader import load_study_file
+from vakstem.instrument.schema import Study
+from vakstem.service.audit import Actor
+from vakstem.service.console import delete_by_resume_code, exclude_response, include_response
 from vakstem.service.responses import ResponseService
 from vakstem.store import open_database
 from vakstem.store.studies import load_study, set_status
@@ -28,6 +34,25 @@ def engine(database_url: str) -> Iterator[Engine]:
     set_status(engine, STUDY, "open")
     yield engine
     engine.dispose()
+
+
+def _with_mirror_min(mirror_min: int) -> Study:
+    study = load_study_file(STUDY_FILE)
+    settings = study.settings.model_copy(update={"mirror_min": mirror_min})
+    return study.model_copy(update={"settings": settings})
+
+
+@pytest.fixture
+def small(database_url: str) -> Iterator[Engine]:
+    """The klantmanager study with the mirror shown from 10 completes (k is 10 too)."""
+    engine = open_database(database_url)
+    load_study(engine, _with_mirror_min(10), STUDY_FILE.read_text(encoding="utf-8"))
+    set_status(engine, STUDY, "open")
+    yield engine
+    engine.dispose()
+
+
+ADMIN = Actor.system("test")
 
 
 class Clock:
@@ -84,3 +109,120 @@ def test_below_the_threshold_every_completion_counts_at_once(engine: Engine) -> 
 
     _completes(service, 1, rng)
     assert mirrors.aggregates(STUDY).available
+
+
+def test_an_exclusion_counts_at_once_even_within_the_minute(small: Engine) -> None:
+    service, rng, clock = ResponseService(small), random.Random(6), Clock()
+    done = _completes(service, 11, rng)
+    mirrors = MirrorService(small, clock=clock)
+    assert mirrors.aggregates(STUDY).n.true_size == 11
+
+    exclude_response(small, STUDY, done[0][0], "straightlining", actor=ADMIN)
+    _completes(service, 1, rng)
+    after = mirrors.aggregates(STUDY)
+    assert after.n.true_size == 11 and done[0][0] not in after.n.basis
+    for quartiles in after.quartiles.values():
+        assert quartiles is None or done[0][0] not in quartiles.basis
+
+
+def test_excluding_one_while_including_another_is_not_taken_for_an_addition(
+    small: Engine,
+) -> None:
+    service, rng, clock = ResponseService(small), random.Random(7), Clock()
+    done = _completes(service, 12, rng)
+    exclude_response(small, STUDY, done[0][0], "test run", actor=ADMIN)
+    mirrors = MirrorService(small, clock=clock)
+    assert done[0][0] not in mirrors.aggregates(STUDY).n.basis
+
+    # As many exclusions and completes as before, but another response is excluded.
+    include_response(small, STUDY, done[0][0], actor=ADMIN)
+    exclude_response(small, STUDY, done[1][0], "test run", actor=ADMIN)
+    after = mirrors.aggregates(STUDY)
+    assert done[1][0] not in after.n.basis and done[0][0] in after.n.basis
+
+
+def test_a_deleted_response_counts_at_once_even_within_the_minute(small: Engine) -> None:
+    service, rng, clock = ResponseService(small), random.Random(8), Clock()
+    done = _completes(service, 11, rng)
+    mirrors = MirrorService(small, clock=clock)
+    assert mirrors.aggregates(STUDY).available
+
+    delete_by_resume_code(small, STUDY, done[0][1], actor=ADMIN)
+    _completes(service, 1, rng)
+    after = mirrors.aggregates(STUDY)
+    assert after.n.true_size == 11 and done[0][0] not in after.n.basis
+
+
+def test_a_new_study_version_is_not_answered_from_the_old_figures(small: Engine) -> None:
+    service, rng, clock = ResponseService(small), random.Random(10), Clock()
+    _completes(service, 11, rng)
+    mirrors = MirrorService(small, clock=clock)
+    assert mirrors.aggregates(STUDY).available
+
+    # The researcher raises the threshold: the next closing page shows no figures.
+    load_study(small, _with_mirror_min(40), STUDY_FILE.read_text(encoding="utf-8"))
+    later = mirrors.aggregates(STUDY)
+    assert not later.available and later.threshold == 40
+
+
+def test_unchanged_figures_are_kept_past_the_minute(small: Engine) -> None:
+    service, rng, clock = ResponseService(small), random.Random(11), Clock()
+    _completes(service, 10, rng)
+    mirrors = MirrorService(small, clock=clock)
+    first = mirrors.aggregates(STUDY)
+    clock.now += 3600
+    assert mirrors.aggregates(STUDY) is first
+
+
+def test_below_the_threshold_the_count_is_of_every_completed_response(small: Engine) -> None:
+    service, rng, clock = ResponseService(small), random.Random(12), Clock()
+    done = _completes(service, 9, rng)
+    complete(service, rng, test=True, organisatie=363)
+    mirrors = MirrorService(small, clock=clock)
+    below = mirrors.aggregates(STUDY)
+    assert not below.available and below.quartiles == {}
+    assert below.n.basis == {rid for rid, _c in done}
+    service.withdraw(done[0][1])
+    assert mirrors.aggregates(STUDY).n.basis == {rid for rid, _c in done[1:]}
+
+
+def test_the_change_summary_marks_every_way_out_of_the_set(small: Engine) -> None:
+    service, rng = ResponseService(small), random.Random(13)
+    done = _completes(service, 6, rng)
+    service.start(STUDY, language="nl")
+    before = completed_state(small, STUDY)
+    assert (before.completed, before.left, before.excluded, before.deleted) == (6, 0, 0, None)
+
+    _completes(service, 1, rng)
+    added = completed_state(small, STUDY)
+    assert added.only_added_to(before) and not added.same_as(before)
+    assert completed_state(small, STUDY).same_as(added)
+
+    service.withdraw(done[0][1])
+    withdrawn = completed_state(small, STUDY)
+    assert withdrawn.left == 1 and not withdrawn.only_added_to(added)
+
+    exclude_response(small, STUDY, done[1][0], "duplicate", actor=ADMIN)
+    excluded = completed_state(small, STUDY)
+    assert excluded.excluded == 1 and not excluded.only_added_to(withdrawn)
+    include_response(small, STUDY, done[1][0], actor=ADMIN)
+    assert not completed_state(small, STUDY).only_added_to(excluded)
+
+    delete_by_resume_code(small, STUDY, done[2][1], actor=ADMIN)
+    deleted = completed_state(small, STUDY)
+    assert deleted.deleted is not None and not deleted.only_added_to(excluded)
+    assert deleted.completed == 5 == len(completed_ids(small, STUDY))
+    assert completed_state(small, "no-such-study").version is None
+
+
+def test_the_mirror_scores_equal_the_feedback_datas_to_the_bit(small: Engine) -> None:
+    service, rng = ResponseService(small), random.Random(14)
+    done = _completes(service, 14, rng)
+    complete(service, rng, test=True, organisatie=363)
+    service.withdraw(done[0][1])
+    exclude_response(small, STUDY, done[1][0], "duplicate", actor=ADMIN)
+    fast = MirrorService(small).aggregates(STUDY)
+    full = build_aggregates(load_feedback_data(small, STUDY))
+    assert fast.available and fast.n.basis == full.n.basis
+    assert fast.quartiles == full.quartiles
+    assert any(q is not None for q in fast.quartiles.values())

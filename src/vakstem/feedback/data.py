@@ -13,9 +13,11 @@ import hashlib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -23,12 +25,15 @@ from sqlalchemy.engine import Engine
 from vakstem.analysis.scoring import scale_scores
 from vakstem.export.database import ResponseReader, open_source
 from vakstem.export.missing import ExportError
+from vakstem.export.scores import ChunkScorer
 from vakstem.export.table import ExportOptions
 from vakstem.feedback.disclosure import check_k
 from vakstem.instrument.schema import ItemType, Study
+from vakstem.service.audit import RESPONSE_DELETED
 from vakstem.service.types import StudyNotFound
-from vakstem.store.accounts import response_exclusions
-from vakstem.store.tables import responses
+from vakstem.store.accounts import audit_log, response_exclusions
+from vakstem.store.tables import answers as answer_table
+from vakstem.store.tables import responses, studies
 
 #: Column names of the feedback frame (scores are `SCORE + scale id`, open texts `TEXT + item`).
 ORG, TYPE, SIZE, CASELOAD = "org", "type", "size", "caseload"
@@ -259,3 +264,157 @@ def fingerprint(ids: Iterable[str]) -> str:
         digest.update(rid.encode("ascii", "replace") + b"\n")
         count += 1
     return f"{count}:{digest.hexdigest()}"
+
+
+@dataclass(frozen=True)
+class CompletedState:
+    """A cheap summary of a study's completed responses, to tell whether the set the feedback
+    reads (completed, non-test, not excluded) can have lost a response since an earlier summary,
+    without reading that set: one statement of counts that indexes answer
+    (`completed_state`), so a closing page costs about the same at 50 or 50,000 completes.
+
+    A response leaves the set in one of three ways, each leaving a marker: it is withdrawn (its
+    row stays, with a status other than completed and its `completed_at`: `left`, and its
+    `updated_at` moves `left_at`), excluded or included again by a researcher (`excluded`,
+    `excluded_at`), or deleted on a participant's request (the console writes an audit entry:
+    `deleted`, the last one's id). Retention deletes only test and unfinished responses, which
+    are never in the set. A new way out of the set must leave a marker here too.
+    """
+
+    version: str | None
+    #: Completed responses of the study, test and excluded ones included: at least the size
+    #: of the set, and counted from the (study, status) index alone.
+    completed: int
+    left: int
+    left_at: datetime | None
+    excluded: int
+    excluded_at: datetime | None
+    deleted: int | None
+
+    def only_added_to(self, before: CompletedState) -> bool:
+        """Whether every response of `before`'s set is still in this one, and the study has
+        the same version: nothing withdrawn, excluded, included again or deleted since."""
+        return (
+            self.version == before.version
+            and self.left == before.left
+            and self.left_at == before.left_at
+            and self.excluded == before.excluded
+            and self.excluded_at == before.excluded_at
+            and self.deleted == before.deleted
+            and self.completed >= before.completed
+        )
+
+    def same_as(self, before: CompletedState) -> bool:
+        """Whether the set is the very one `before` summarised."""
+        return self.only_added_to(before) and self.completed == before.completed
+
+
+def _in_set(study_id: str) -> sa.ColumnElement[bool]:
+    """Completed, non-test, not excluded responses of a study."""
+    return (
+        (responses.c.study_id == study_id)
+        & (responses.c.status == "completed")
+        & (responses.c.is_test == sa.false())
+        & ~sa.exists().where(response_exclusions.c.response_id == responses.c.id)
+    )
+
+
+#: Statuses a response can have after it was completed (only a withdrawal makes one today).
+_AFTER_COMPLETION = ("withdrawn", "refused", "screened_out")
+
+
+def completed_state(engine: Engine, study_id: str) -> CompletedState:
+    """The `CompletedState` of a study, in one statement (one snapshot). An unknown study has
+    version None and counts of 0."""
+    r = responses.c
+    completed = (
+        sa.select(sa.func.count())
+        .where(r.study_id == study_id, r.status == "completed")
+        .scalar_subquery()
+    )
+    # Rows completed once and no longer: withdrawn (the row keeps completed_at). The status
+    # range comes from the index, so only these few rows are read.
+    gone = (
+        sa.select(sa.func.count().label("n"), sa.func.max(r.updated_at).label("at"))
+        .where(
+            r.study_id == study_id,
+            r.status.in_(_AFTER_COMPLETION),
+            r.completed_at.is_not(None),
+        )
+        .subquery()
+    )
+    x = response_exclusions.c
+    # Driven by the (small) exclusions table: one primary-key lookup of each excluded response.
+    excluded = (
+        sa.select(sa.func.count().label("n"), sa.func.max(x.at).label("at"))
+        .where(sa.exists().where(responses.c.id == x.response_id, responses.c.study_id == study_id))
+        .subquery()
+    )
+    deleted = (
+        sa.select(sa.func.max(audit_log.c.id))
+        .where(audit_log.c.study_id == study_id, audit_log.c.action == RESPONSE_DELETED)
+        .scalar_subquery()
+    )
+    version = sa.select(studies.c.current_version).where(studies.c.id == study_id).scalar_subquery()
+    query = sa.select(
+        version, completed, gone.c.n, gone.c.at, excluded.c.n, excluded.c.at, deleted
+    ).select_from(gone.join(excluded, sa.true()))
+    with engine.connect() as conn:
+        row = conn.execute(query).one()
+    return CompletedState(
+        version=row[0],
+        completed=int(row[1]),
+        left=int(row[2]),
+        left_at=row[3],
+        excluded=int(row[4]),
+        excluded_at=row[5],
+        deleted=row[6],
+    )
+
+
+def load_scores(
+    engine: Engine, study: Study, study_id: str, scale_ids: Iterable[str]
+) -> tuple[list[str], dict[str, np.ndarray[Any, Any]]]:
+    """Ids of the completed, non-test, not excluded responses of a study (sorted), and their
+    scores on the scales `scale_ids` (NaN where too few items were answered), in that order.
+
+    For the mirror, which needs only these scores: one statement (one snapshot) reads only the
+    scales' items, the answers are turned into numbers a column at a time, and `ChunkScorer`
+    scores them in numpy by `analysis.scoring`'s rules, to the same bits as
+    `load_feedback_data`'s pandas scores (a test compares the two)."""
+    wanted = list(scale_ids)
+    variables = sorted({v for s in study.scales if s.id in set(wanted) for v in s.items})
+    a = answer_table.c
+    # An outer join, so a response without any of these answers still counts; the value as
+    # its JSON text on both databases (SQLite hands back numbers as numbers otherwise).
+    query = (
+        sa.select(responses.c.id, a.variable, sa.cast(a.value, sa.Text))
+        .select_from(
+            responses.outerjoin(
+                answer_table, (a.response_id == responses.c.id) & a.variable.in_(variables)
+            )
+        )
+        .where(_in_set(study_id))
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    scorer = ChunkScorer(study)
+    if not rows:
+        empty = scorer.scores({v: np.empty(0) for v in scorer.variables()})
+        return [], {s: empty[s] for s in wanted}
+    rid, variable, text = (np.asarray(column, dtype=object) for column in zip(*rows, strict=True))
+    at, ids = pd.factorize(rid, sort=True)
+    which, names = pd.factorize(variable, sort=False)
+    # As frame_from_answers: a JSON number is a number (true and false are 1 and 0, as bool is
+    # an int in Python), anything else (text, a list, null) is missing.
+    text = np.where(text == "true", "1", np.where(text == "false", "0", text))
+    values = pd.to_numeric(pd.Series(text, copy=False), errors="coerce").to_numpy(
+        dtype="float64", na_value=np.nan
+    )
+    columns = {v: np.full(len(ids), np.nan) for v in scorer.variables()}
+    answered = which >= 0
+    for code, name in enumerate(names):
+        hit = answered & (which == code)
+        columns[str(name)][at[hit]] = values[hit]
+    scores = scorer.scores(columns)
+    return [str(i) for i in ids], {s: scores[s] for s in wanted}

@@ -2,37 +2,42 @@
 scales next to the median and middle half of all completed responses.
 
 Shown only once at least `settings.mirror_min` completed (non-test, not excluded) responses
-exist, and never below `k`. The aggregates are cached by a fingerprint of the set of completed
-response ids (count and hash), so a withdrawn or excluded response changes the key and its
-answers never live on in a cached figure. During fieldwork every completion changes the set;
-so that not every closing page scores all responses again, figures that are already shown may
-lag new completions by up to a minute (never a withdrawal or exclusion, never the threshold).
+exist, and never below `k`. `MirrorService` caches the figures per study against a summary of
+its completed responses read by one small aggregate query (`data.CompletedState`), so a closing
+page costs the same at 50 or 50,000 completes. A withdrawn, excluded or deleted response changes
+that summary in a way an addition cannot, so its answers never live on in a cached figure.
+During fieldwork every completion changes the set; so that not every closing page scores all
+responses again, figures that are already shown may lag new completions by up to a minute
+(never a withdrawal or exclusion, never the threshold).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from markupsafe import Markup
 from sqlalchemy.engine import Engine
 
 from vakstem.analysis.scoring import scores_of_answers
 from vakstem.feedback import texts
 from vakstem.feedback.data import (
+    CompletedState,
     FeedbackData,
     completed_ids,
-    fingerprint,
-    load_feedback_data,
+    completed_state,
+    load_scores,
 )
-from vakstem.feedback.disclosure import Count, Disclosure, Quartiles
+from vakstem.feedback.disclosure import Count, Disclosure, Quartiles, check_k
 from vakstem.feedback.plots import PlotRow, Series, score_plot
 from vakstem.feedback.render import render
 from vakstem.instrument.schema import Scale, Study
+from vakstem.service.types import StudyNotFound
+from vakstem.store.studies import get_study
 
 #: Scale blocks shown in the mirror, in this order, with the heading key of each group.
 MIRROR_BLOCKS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -94,15 +99,32 @@ def threshold(study: Study) -> int:
 
 def build_aggregates(data: FeedbackData) -> Aggregates:
     """The everyone-part of the mirror, through disclosure control."""
-    disclosure = Disclosure(data.k)
-    n = disclosure.total(data.ids)
+    scale_ids = [scale.id for _key, scales in mirror_scales(data.study) for scale in scales]
+    return aggregates_of_scores(
+        data.study, data.ids, {s: data.scores(s) for s in scale_ids}, k=data.k
+    )
+
+
+def aggregates_of_scores(
+    study: Study,
+    ids: Iterable[str],
+    scores: Mapping[str, pd.Series] | Callable[[], Mapping[str, pd.Series]],
+    *,
+    k: int,
+) -> Aggregates:
+    """The everyone-part of the mirror from the completed responses' ids and their scores on
+    the mirror's scales (a Series per scale indexed by id, or a function giving them, asked
+    only at or above the threshold), through disclosure control."""
+    disclosure = Disclosure(k)
+    n = disclosure.total(ids)
     quartiles: dict[str, Quartiles | None] = {}
-    if len(data.ids) >= threshold(data.study):
-        for _key, scales in mirror_scales(data.study):
+    if n.true_size >= threshold(study):
+        by_scale = scores() if callable(scores) else scores
+        for _key, scales in mirror_scales(study):
             for scale in scales:
-                quartiles[scale.id] = disclosure.quartiles(data.scores(scale.id))
+                quartiles[scale.id] = disclosure.quartiles(by_scale[scale.id])
     disclosure.finalize()
-    return Aggregates(data.study, threshold(data.study), n, quartiles)
+    return Aggregates(study, threshold(study), n, quartiles)
 
 
 def own_scores(study: Study, answers: Mapping[str, Any]) -> dict[str, float | None]:
@@ -174,59 +196,78 @@ def render_mirror(mirror: Mirror, language: str, *, later_url: str = "") -> Mark
     )
 
 
-class MirrorService:
-    """Mirrors over one database, with aggregates cached per study by the fingerprint of its
-    completed responses (a few entries; recomputed when that set changes).
+@dataclass(frozen=True)
+class _Entry:
+    """The figures last computed for a study, the state they were computed at, and when."""
 
-    Scoring every completed response is the costly part, and during fieldwork each completion
-    changes the set. So figures already shown (at or above the threshold) are reused for up to
-    `max_age_s` seconds while responses are only added; a response gone from the set (withdrawn
-    or excluded) always forces a new computation.
+    state: CompletedState
+    at: float
+    aggregates: Aggregates
+
+
+class MirrorService:
+    """Mirrors over one database, with each study's aggregates cached by a cheap summary of
+    its completed responses (`CompletedState`: one aggregate query per closing page, however
+    many responses there are).
+
+    - The set unchanged: the cached figures are shown.
+    - Below the threshold: nothing is scored; the ids are read (fewer than the threshold).
+    - Responses only added (nothing withdrawn, excluded, deleted, no new study version) and
+      the cached figures at or above the threshold and younger than `max_age_s`: reused, so
+      not every completion scores every response again.
+    - Anything else (a response gone, the threshold just reached, figures older than
+      `max_age_s`): computed again, reading only the mirror scales' items (`load_scores`).
+
+    The state is read before the responses, so a change between the two reads shows as a
+    change at the next page (a recomputation), never as figures kept past a withdrawal.
     """
 
     def __init__(
         self,
         engine: Engine,
         *,
-        max_entries: int = 16,
         max_age_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
-        self._cache: OrderedDict[tuple[str, str], Aggregates] = OrderedDict()
-        #: Per study: the ids last scored, when, and their aggregates.
-        self._latest: dict[str, tuple[frozenset[str], float, Aggregates]] = {}
+        self._latest: dict[str, _Entry] = {}
         self._lock = threading.Lock()
-        self._max = max_entries
         self._max_age = max_age_s
         self._clock = clock
 
     def aggregates(self, study_id: str) -> Aggregates:
-        ids = completed_ids(self.engine, study_id)
-        key = (study_id, fingerprint(ids))
         with self._lock:
-            cached = self._cache.get(key)
-            if cached is not None:
-                self._cache.move_to_end(key)
-                return cached
-            latest = self._latest.get(study_id)
-        if latest is not None:
-            scored, at, recent = latest
-            if recent.available and self._clock() - at < self._max_age and scored.issubset(ids):
-                return recent
-        data = load_feedback_data(self.engine, study_id)
-        aggregates = build_aggregates(data)
-        # Keyed by the responses actually read, which may differ from the ones counted above
-        # when a response was completed or withdrawn in between.
-        key = (study_id, fingerprint(data.ids))
+            entry = self._latest.get(study_id)
+        state = completed_state(self.engine, study_id)
+        if entry is not None and state.only_added_to(entry.state):
+            if state.same_as(entry.state):
+                return entry.aggregates
+            fresh = self._clock() - entry.at < self._max_age
+            if entry.aggregates.available and fresh:
+                return entry.aggregates
+        if state.version is None:
+            raise StudyNotFound(f"no study {study_id!r}", study=study_id)
+        study = get_study(self.engine, study_id).study
+        k = check_k(study.settings.k_min)
+        aggregates: Aggregates | None = None
+        if state.completed < threshold(study):
+            # Nothing is shown, so nothing is scored: the ids are all the figures need (unless
+            # completions since the state was read brought them to the threshold).
+            ids = completed_ids(self.engine, study_id)
+            if len(ids) < threshold(study):
+                aggregates = aggregates_of_scores(study, ids, {}, k=k)
+        if aggregates is None:
+            scale_ids = [scale.id for _key, scales in mirror_scales(study) for scale in scales]
+            ids, scores = load_scores(self.engine, study, study_id, scale_ids)
+            index = pd.Index(ids, name="response_id")
+            aggregates = aggregates_of_scores(
+                study,
+                ids,
+                lambda: {s: pd.Series(scores[s], index=index) for s in scale_ids},
+                k=k,
+            )
         with self._lock:
-            # Entries of older fingerprints of this study can never be used again.
-            for old in [k for k in self._cache if k[0] == study_id]:
-                del self._cache[old]
-            self._cache[key] = aggregates
-            self._latest[study_id] = (frozenset(data.ids), self._clock(), aggregates)
-            while len(self._cache) > self._max:
-                self._cache.popitem(last=False)
+            self._latest[study_id] = _Entry(state, self._clock(), aggregates)
         return aggregates
 
     def mirror(self, study_id: str, answers: Mapping[str, Any]) -> Mirror:
