@@ -226,3 +226,29 @@ def test_the_mirror_scores_equal_the_feedback_datas_to_the_bit(small: Engine) ->
     assert fast.available and fast.n.basis == full.n.basis
     assert fast.quartiles == full.quartiles
     assert any(q is not None for q in fast.quartiles.values())
+
+
+def test_scores_kept_between_computations_give_the_figures_of_a_fresh_one(small: Engine) -> None:
+    """Only responses new to the set are read again; what comes out must be what reading
+    everything gives, after completions, a withdrawal, and an exclusion undone."""
+    service, rng, clock = ResponseService(small), random.Random(16), Clock()
+    done = _completes(service, 12, rng)
+    mirrors = MirrorService(small, clock=clock)
+    mirrors.aggregates(STUDY)
+
+    _completes(service, 2, rng)
+    service.withdraw(done[0][1])
+    exclude_response(small, STUDY, done[1][0], "duplicate", actor=ADMIN)
+    middle = mirrors.aggregates(STUDY)
+    assert done[0][0] not in middle.n.basis and done[1][0] not in middle.n.basis
+    assert middle.quartiles == build_aggregates(load_feedback_data(small, STUDY)).quartiles
+
+    include_response(small, STUDY, done[1][0], actor=ADMIN)
+    _completes(service, 1, rng)
+    clock.now += 61
+    kept = mirrors.aggregates(STUDY)
+    fresh = MirrorService(small).aggregates(STUDY)
+    full = build_aggregates(load_feedback_data(small, STUDY))
+    assert kept.n.basis == fresh.n.basis == full.n.basis
+    assert done[1][0] in kept.n.basis and kept.n.true_size == 14
+    assert kept.quartiles == fresh.quartiles == full.quartiles

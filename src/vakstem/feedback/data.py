@@ -5,13 +5,17 @@ Read from the store through the export's `ResponseReader` (completed, non-test r
 snapshot), minus responses a researcher excluded in the console; scores come from
 `vakstem.analysis.scoring.scale_scores`. Builders take a `FeedbackData`, so tests can make one
 from answers in memory (`frame_from_answers`) and run the same code as the web pages.
+
+For the mirror on the closing page, which runs once per completion: `completed_state` tells
+with one small aggregate query whether the set can have lost a response, and `load_scores`
+reads only some scales' items (of all responses, or of the new ones) and scores them in numpy.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -373,10 +377,16 @@ def completed_state(engine: Engine, study_id: str) -> CompletedState:
 
 
 def load_scores(
-    engine: Engine, study: Study, study_id: str, scale_ids: Iterable[str]
+    engine: Engine,
+    study: Study,
+    study_id: str,
+    scale_ids: Iterable[str],
+    *,
+    among: Sequence[str] | None = None,
 ) -> tuple[list[str], dict[str, np.ndarray[Any, Any]]]:
     """Ids of the completed, non-test, not excluded responses of a study (sorted), and their
-    scores on the scales `scale_ids` (NaN where too few items were answered), in that order.
+    scores on the scales `scale_ids` (NaN where too few items were answered), in that order;
+    with `among`, only those of these responses (the ones still in the set).
 
     For the mirror, which needs only these scores: one statement (one snapshot) reads only the
     scales' items, the answers are turned into numbers a column at a time, and `ChunkScorer`
@@ -397,7 +407,14 @@ def load_scores(
         .where(_in_set(study_id))
     )
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
+        if among is None:
+            rows = conn.execute(query).all()
+        else:
+            rows = []
+            # In parts: SQLite takes at most 32,766 parameters (999 before 3.32).
+            for start in range(0, len(among), 900):
+                part = among[start : start + 900]
+                rows.extend(conn.execute(query.where(responses.c.id.in_(part))).all())
     scorer = ChunkScorer(study)
     if not rows:
         empty = scorer.scores({v: np.empty(0) for v in scorer.variables()})

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from markupsafe import Markup
 from sqlalchemy.engine import Engine
@@ -231,6 +232,9 @@ class MirrorService:
     ) -> None:
         self.engine = engine
         self._latest: dict[str, _Entry] = {}
+        #: Per study: the version and scales scored, and the mirror scores of each response
+        #: of its set (see `_scores`).
+        self._scored: dict[str, tuple[str | None, list[str], dict[str, np.ndarray[Any, Any]]]] = {}
         self._lock = threading.Lock()
         self._max_age = max_age_s
         self._clock = clock
@@ -257,18 +261,51 @@ class MirrorService:
             if len(ids) < threshold(study):
                 aggregates = aggregates_of_scores(study, ids, {}, k=k)
         if aggregates is None:
-            scale_ids = [scale.id for _key, scales in mirror_scales(study) for scale in scales]
-            ids, scores = load_scores(self.engine, study, study_id, scale_ids)
+            ids, scale_ids, matrix = self._scores(study_id, study, state.version)
             index = pd.Index(ids, name="response_id")
             aggregates = aggregates_of_scores(
                 study,
                 ids,
-                lambda: {s: pd.Series(scores[s], index=index) for s in scale_ids},
+                lambda: {s: pd.Series(matrix[:, j], index=index) for j, s in enumerate(scale_ids)},
                 k=k,
             )
         with self._lock:
             self._latest[study_id] = _Entry(state, self._clock(), aggregates)
         return aggregates
+
+    def _scores(
+        self, study_id: str, study: Study, version: str | None
+    ) -> tuple[list[str], list[str], np.ndarray[Any, Any]]:
+        """Ids of the study's completed (non-test, not excluded) responses and their mirror
+        scores, a row per id and a column per scale. The answers of a completed response do not
+        change (a withdrawal deletes them and takes it out of the set), so scores already made
+        for this study version are kept, and only responses new to the set are read. Scores of
+        responses no longer in the set are dropped at once."""
+        kept = self._scored.get(study_id)
+        scale_ids = [scale.id for _key, scales in mirror_scales(study) for scale in scales]
+        if kept is None or kept[0] != version or kept[1] != scale_ids:
+            ids, scores = load_scores(self.engine, study, study_id, scale_ids)
+            rows = np.column_stack([scores[s] for s in scale_ids]) if ids else None
+            known = {rid: rows[i].copy() for i, rid in enumerate(ids)} if rows is not None else {}
+        else:
+            known = kept[2]
+            current = completed_ids(self.engine, study_id)
+            new = [rid for rid in current if rid not in known]
+            known = {rid: known[rid] for rid in current if rid in known}
+            if new:
+                got, scores = load_scores(self.engine, study, study_id, scale_ids, among=new)
+                for i, rid in enumerate(got):
+                    known[rid] = np.array([scores[s][i] for s in scale_ids])
+            # A new response that left the set before its answers were read is not counted.
+            ids = [rid for rid in current if rid in known]
+        with self._lock:
+            self._scored[study_id] = (version, scale_ids, known)
+        matrix = (
+            np.vstack([known[rid] for rid in ids])
+            if ids
+            else np.empty((0, len(scale_ids)), dtype="float64")
+        )
+        return ids, scale_ids, matrix
 
     def mirror(self, study_id: str, answers: Mapping[str, Any]) -> Mirror:
         return build_mirror(self.aggregates(study_id), answers)
