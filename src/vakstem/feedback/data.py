@@ -376,6 +376,22 @@ def completed_state(engine: Engine, study_id: str) -> CompletedState:
     )
 
 
+def _fetch_all(conn: sa.Connection, query: sa.Select[Any]) -> list[Any]:
+    """The rows of `query` as the DB-API cursor gives them: at every answer of every completed
+    response, building a SQLAlchemy row for each costs more than reading it. Only for queries
+    whose parameters are plain strings (no type processes them on the way in)."""
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params: Any = compiled.params
+    if compiled.positiontup is not None:
+        params = tuple(params[name] for name in compiled.positiontup)
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
 def load_scores(
     engine: Engine,
     study: Study,
@@ -406,15 +422,19 @@ def load_scores(
         )
         .where(_in_set(study_id))
     )
-    with engine.connect() as conn:
-        if among is None:
-            rows = conn.execute(query).all()
-        else:
-            rows = []
+    parts = (
+        [query]
+        if among is None
+        else [
             # In parts: SQLite takes at most 32,766 parameters (999 before 3.32).
-            for start in range(0, len(among), 900):
-                part = among[start : start + 900]
-                rows.extend(conn.execute(query.where(responses.c.id.in_(part))).all())
+            query.where(responses.c.id.in_(among[start : start + 900]))
+            for start in range(0, len(among), 900)
+        ]
+    )
+    rows: list[Any] = []
+    with engine.connect() as conn:
+        for part in parts:
+            rows.extend(_fetch_all(conn, part))
     scorer = ChunkScorer(study)
     if not rows:
         empty = scorer.scores({v: np.empty(0) for v in scorer.variables()})
