@@ -700,6 +700,13 @@ def _bench(
             f"  p95 {figures['paced_p95_ms']:.1f} ms  p99 {figures['paced_p99_ms']:.1f} ms,"
             f" {paced.errors} errors"
         )
+        for text in paced.error_samples:
+            print(f"    {text}")
+    if vak.errors or paced.errors:
+        # What the server said about them (tracebacks and error lines of its log).
+        said = log.read_text(encoding="utf-8", errors="replace").splitlines()
+        for line in [x for x in said if "Error" in x or "Traceback" in x][-10:]:
+            print(f"    server: {line[:300]}")
     print(f"  heaviest page    {kb_max:8.1f} kB with assets, as transferred ({heaviest})")
     print(f"  other hosts      {len(external):>8d}")
     for ref in external[:5]:

@@ -3,6 +3,11 @@ what they build matches the table definitions the code uses."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import subprocess
+import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +17,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from vakstem.store import DatabaseError, open_database
-from vakstem.store.engine import head_revision, schema_revision
+from vakstem.store.engine import head_revision, schema_revision, write_transaction
 from vakstem.store.tables import metadata, studies
 
 TABLES = {"studies", "instrument_versions", "responses", "answers", "page_events"}
@@ -82,6 +87,74 @@ def test_sqlite_runs_in_wal_with_full_sync_and_foreign_keys(tmp_path: Path) -> N
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+    finally:
+        engine.dispose()
+
+
+def _held_elsewhere(lock_file: Path) -> bool:
+    """Whether another open file (another process, as far as flock is concerned) holds the
+    writers' file lock."""
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_sqlite_writers_of_all_processes_queue_on_a_file_lock(tmp_path: Path) -> None:
+    """Write transactions hold an exclusive flock of `<database>-writers` from before BEGIN
+    IMMEDIATE to after COMMIT, so the writers of several processes wait in the kernel's queue
+    instead of SQLite's sleeping busy handler."""
+    database = tmp_path / "v.db"
+    lock_file = tmp_path / "v.db-writers"
+    engine = open_database(f"sqlite:///{database}")
+    try:
+        assert not _held_elsewhere(lock_file)
+        with write_transaction(engine) as conn:
+            assert _held_elsewhere(lock_file)
+            conn.execute(sa.select(1))
+        assert not _held_elsewhere(lock_file)
+        # A failed transaction gives its turn up too.
+        with pytest.raises(RuntimeError), write_transaction(engine):
+            raise RuntimeError("boom")
+        assert not _held_elsewhere(lock_file)
+
+        # Another process holding the queue makes this one wait for it.
+        holder = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import fcntl, os, sys, time\n"
+                f"fd = os.open({str(lock_file)!r}, os.O_RDWR)\n"
+                "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+                "print('held', flush=True)\n"
+                "sys.stdin.readline()\n",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert holder.stdout is not None and holder.stdin is not None
+        assert holder.stdout.readline().strip() == "held"
+        entered = threading.Event()
+
+        def write() -> None:
+            with write_transaction(engine):
+                entered.set()
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        assert not entered.wait(0.3), "wrote while another process held the queue"
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        holder.wait(timeout=30)
+        writer.join(timeout=30)
+        assert entered.is_set()
     finally:
         engine.dispose()
 

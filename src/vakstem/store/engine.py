@@ -7,6 +7,8 @@ the data has the same connection settings and an up-to-date schema.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import weakref
 from collections.abc import Iterator
@@ -23,18 +25,69 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError
 
+if sys.platform != "win32":
+    import fcntl
+
 #: Milliseconds a SQLite connection waits for another writer before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: Execution option that makes a SQLite transaction start with BEGIN IMMEDIATE.
 WRITE_LOCK = "vakstem_write_lock"
 #: One writer queue per SQLite engine: threads of a process wait here for their turn to write.
-_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, _WriterQueue] = weakref.WeakKeyDictionary()
 #: Any constant: PostgreSQL advisory lock key that serialises migrations of parallel starts.
 _MIGRATION_LOCK_KEY = 7_061_726_513
 
 
 class DatabaseError(Exception):
     """The database URL is unusable (wrong scheme, unreachable server, unwritable folder)."""
+
+
+class _WriterQueue:
+    """Where the writers to one SQLite file wait for their turn: the threads of this process on
+    a lock, then the processes (several web workers, a command beside the server) on an
+    exclusive `flock` of a file next to the database.
+
+    SQLite's own busy handler polls with sleeps of up to 100 ms and serves no one in order, so
+    under load a writer of one process could sleep while the lock passed back and forth in the
+    other (page submits of 250 ms and more at a person's pace). A blocked `flock` is woken by
+    the kernel as soon as the lock is free. The queue only orders writers: SQLite's own locking
+    still guards the data, and a writer that does not queue here (a plain BEGIN) waits in
+    SQLite's busy handler as before. Reentrant within a thread, like the write transactions."""
+
+    def __init__(self, lock_path: Path | None) -> None:
+        self._threads = threading.RLock()
+        self._lock_path = lock_path if sys.platform != "win32" else None
+        self._fd: int | None = None
+        #: The process that opened `_fd`: a forked child shares the parent's open file, and
+        #: with it the lock, so it opens its own.
+        self._pid = 0
+        self._depth = 0
+
+    def _lock_file(self) -> int:
+        assert self._lock_path is not None
+        if self._fd is None or self._pid != os.getpid():
+            self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+            weakref.finalize(self, os.close, self._fd)
+        return self._fd
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            if self._depth == 0 and self._lock_path is not None:
+                fcntl.flock(self._lock_file(), fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+        self._depth += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0 and self._lock_path is not None and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
 
 
 def _alembic_config() -> Config:
@@ -94,7 +147,8 @@ def create_database_engine(url: str) -> Engine:
                 raise DatabaseError(f"cannot create the folder for {path}: {exc}") from exc
         engine = sa.create_engine(parsed)
         _configure_sqlite(engine)
-        _SQLITE_WRITERS[engine] = threading.RLock()
+        lock_path = None if path is None else path.with_name(path.name + "-writers")
+        _SQLITE_WRITERS[engine] = _WriterQueue(lock_path)
         return engine
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
@@ -114,10 +168,11 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that holds the database's write lock on SQLite from its first statement.
 
     On PostgreSQL rows are locked individually (SELECT ... FOR UPDATE) by the caller instead.
-    On SQLite the threads of one process also queue for the write lock in Python: a thread
-    that finds it taken would otherwise wait in SQLite's busy handler, which polls with sleeps
-    of up to 100 ms, so under load writers sleep while the lock is free. Reentrant, so a nested
-    write transaction behaves as before (it waits on SQLite's lock).
+    On SQLite the writers also queue before they ask for the lock (`_WriterQueue`: threads on a
+    lock, processes on a file lock): a writer that finds it taken would otherwise wait in
+    SQLite's busy handler, which polls with sleeps of up to 100 ms, so under load writers sleep
+    while the lock is free. Reentrant, so a nested write transaction behaves as before (it
+    waits on SQLite's lock).
     """
     queue = _SQLITE_WRITERS.get(engine) if isinstance(engine, Engine) else None
     with (
