@@ -183,7 +183,12 @@ def client_address(index: int) -> str:
 
 
 def _session(index: int) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=1, local_addr=(client_address(index), 0))
+    # Idle connections are dropped after 3 s, before the server's keep-alive of 5 s ends: a
+    # request sent on a connection the server is closing at that moment is reset, which a
+    # browser retries and aiohttp does not (a pause between pages is now and then > 5 s).
+    connector = aiohttp.TCPConnector(
+        limit=1, local_addr=(client_address(index), 0), keepalive_timeout=3
+    )
     return aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=120),
