@@ -46,8 +46,9 @@ from vakstem.service.types import (
     SubmitResult,
 )
 from vakstem.store.engine import WRITE_LOCK, write_transaction
+from vakstem.store.studies import version_model
 from vakstem.store.tables import answers as answers_table
-from vakstem.store.tables import instrument_versions, page_events, responses, studies
+from vakstem.store.tables import page_events, responses, studies
 
 Clock = Callable[[], datetime]
 Orders = dict[str, list[str | int]]
@@ -112,8 +113,6 @@ class ResponseService:
     def __init__(self, engine: Engine, *, clock: Clock | None = None) -> None:
         self.engine = engine
         self._clock = clock or _utc_now
-        # Instrument versions never change, so a parsed model can be kept for good.
-        self._versions: dict[tuple[str, str], Study] = {}
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -121,18 +120,8 @@ class ResponseService:
         return self._clock().date()
 
     def _study_version(self, conn: Connection, study_id: str, digest: str) -> Study:
-        key = (study_id, digest)
-        study = self._versions.get(key)
-        if study is None:
-            model_json = conn.execute(
-                sa.select(instrument_versions.c.model_json).where(
-                    instrument_versions.c.study_id == study_id,
-                    instrument_versions.c.hash == digest,
-                )
-            ).scalar_one()
-            study = Study.model_validate_json(model_json)
-            self._versions[key] = study
-        return study
+        # Instrument versions never change: the store keeps parsed models for every caller.
+        return version_model(conn, study_id, digest)
 
     def _read(
         self, conn: Connection, response_id: str | None = None, *, resume_hash: str | None = None

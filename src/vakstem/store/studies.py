@@ -200,7 +200,8 @@ _MODELS: OrderedDict[tuple[str, str], Study] = OrderedDict()
 _MODELS_KEPT = 32
 
 
-def _model(conn: Connection, study_id: str, digest: str) -> Study:
+def version_model(conn: Connection, study_id: str, digest: str) -> Study:
+    """The parsed model of a stored version, kept in the process-wide cache above."""
     key = (study_id, digest)
     study = _MODELS.get(key)
     if study is None:
@@ -223,7 +224,7 @@ def get_study(engine: Engine, study_id: str) -> StoredStudy:
     """The study with the model of its current version; unknown id → `StudyNotFound`."""
     with engine.connect() as conn:
         row = _study_row(conn, study_id)
-        study = _model(conn, study_id, row.current_version)
+        study = version_model(conn, study_id, row.current_version)
     return StoredStudy(
         study_id=row.id,
         study=study,
