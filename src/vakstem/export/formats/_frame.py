@@ -1,8 +1,10 @@
-"""Gather streamed rows into the column arrays of one pandas DataFrame, for pyreadstat.
+"""Cells of one column as numpy arrays, and all rows gathered into one pandas DataFrame.
 
-pyreadstat writes a .sav or .dta file from a whole DataFrame and cannot append, so these two
-formats hold the table once in memory as compact columns: numbers as float64 (8 bytes a cell,
-~120 MB for 100,000 responses × 150 variables), text in Arrow string buffers, dates as objects.
+The converters are used by the streamed .sav and .dta writers chunk by chunk. `gather_frame`
+holds the whole table in memory as compact columns (numbers as float64, 8 bytes a cell, ~120 MB
+for 100,000 responses × 150 variables; text in Arrow string buffers; dates as objects): it is
+what those writers handed to pyreadstat before they streamed, kept as the reference their
+files are tested against.
 """
 
 from __future__ import annotations
