@@ -127,5 +127,26 @@ def test_public_summary_is_shown_only_after_the_owner_switches_it_on(
     assert "12 klantmanagers have filled in" in english.text
 
 
+def test_public_summary_follows_new_and_withdrawn_responses(
+    engine: Engine, client: TestClient
+) -> None:
+    """The page is kept between requests, but never past a change in the responses it counts:
+    a new completion and a withdrawal each give a new page."""
+    service = ResponseService(engine)
+    rng = random.Random(8)
+    for _ in range(12):
+        complete(service, rng, organisatie=363, org_type=1)
+    set_public_summary(engine, "klantmanagers", True)
+    assert "12 klantmanagers hebben" in client.get("/s/klantmanagers/resultaten").text
+    assert "12 klantmanagers hebben" in client.get("/s/klantmanagers/resultaten").text
+    _last, code = complete(service, rng, organisatie=363, org_type=1)
+    assert "13 klantmanagers hebben" in client.get("/s/klantmanagers/resultaten").text
+    service.withdraw(code)
+    assert "12 klantmanagers hebben" in client.get("/s/klantmanagers/resultaten").text
+    test_run, _code = complete(service, rng, test=True, organisatie=363, org_type=1)
+    assert test_run.is_test
+    assert "12 klantmanagers hebben" in client.get("/s/klantmanagers/resultaten").text
+
+
 def test_public_summary_of_an_unknown_study_is_not_found(client: TestClient) -> None:
     assert client.get("/s/nergens/resultaten").status_code == 404

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from vakstem.feedback.data import completed_ids, fingerprint, load_feedback_data
+from vakstem.feedback.data import CompletedState, completed_state, load_feedback_data
 from vakstem.feedback.findings import stored_findings
 from vakstem.feedback.mirror import MirrorService, mirror_scales, render_mirror
 from vakstem.feedback.render import TEMPLATE_DIR as FEEDBACK_TEMPLATES
@@ -44,9 +44,10 @@ def build_router(web: WebContext) -> APIRouter:
     env = web.env.overlay(
         loader=ChoiceLoader([FileSystemLoader(FEEDBACK_TEMPLATES), web.env.loader])  # type: ignore[list-item]
     )
-    # Keyed by the completed responses and the latest stored analysis run: a new run (findings)
-    # or a new response makes a new page.
-    summaries: OrderedDict[tuple[str, str, str], Markup] = OrderedDict()
+    # Keyed by the state of the completed responses and the latest stored analysis run: a new
+    # run (findings), a new response or one gone (withdrawn, excluded, deleted) makes a new
+    # page. The state is one statement of counts, not the list of every completed response.
+    summaries: OrderedDict[tuple[str, CompletedState, int | None, str], Markup] = OrderedDict()
     findings = stored_findings(web.engine)
     lock = threading.Lock()
 
@@ -106,7 +107,10 @@ def build_router(web: WebContext) -> APIRouter:
         if not public_summary_enabled(web.engine, study_id):
             return None
         run = latest_run_id(web.engine, study_id)
-        key = (study_id, f"{fingerprint(completed_ids(web.engine, study_id))}/{run}", language)
+        # Read before the data: a response completed in between only makes the page newer
+        # than its key, and the next request, seeing the new state, builds it again.
+        state = completed_state(web.engine, study_id)
+        key = (study_id, state, run, language)
         with lock:
             cached = summaries.get(key)
         if cached is not None:
@@ -114,9 +118,9 @@ def build_router(web: WebContext) -> APIRouter:
         data = load_feedback_data(web.engine, study_id)
         content = render_summary(build_summary(data, language, findings=findings))
         with lock:
-            for old in [k for k in summaries if k[0] == study_id and k[1] != key[1]]:
+            for old in [k for k in summaries if k[0] == study_id and k[1:3] != key[1:3]]:
                 del summaries[old]
-            summaries[(study_id, f"{fingerprint(data.ids)}/{run}", language)] = content
+            summaries[key] = content
             while len(summaries) > 32:
                 summaries.popitem(last=False)
         return content
