@@ -53,6 +53,10 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        # FastAPI records request spans, metrics and logs by itself once a deployment sets an
+        # OpenTelemetry provider, with each URL: a respondent's URL holds the resume code that
+        # opens their answers. Off, whatever the environment (tests/web/test_no_telemetry.py).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.web = web
     app.include_router(respondent.build_router(web))
