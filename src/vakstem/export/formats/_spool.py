@@ -10,12 +10,15 @@ read the chunks back one at a time to append the rows: memory holds one chunk, n
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 import numpy as np
+
+from vakstem.export.formats import TableData
+from vakstem.export.table import Cell, columns_of
 
 
 class ArraySpool:
@@ -32,6 +35,21 @@ class ArraySpool:
             # np.save writes a small header (dtype, shape) and then the raw buffer, no copy.
             np.save(self._file, array, allow_pickle=False)
         self.groups += 1
+
+    def add_table(
+        self,
+        data: TableData,
+        convert: Callable[[Sequence[Sequence[Cell]]], Sequence[np.ndarray[Any, Any]]],
+    ) -> int:
+        """Every chunk of `data`, its columns turned into arrays by `convert`; the row count."""
+        rows = 0
+        for chunk in data.chunks:
+            if not chunk:
+                continue
+            self.add(convert(columns_of(chunk)))
+            rows += len(chunk)
+            data.advance(len(chunk))
+        return rows
 
     def read(self, width: int) -> Iterator[list[np.ndarray[Any, Any]]]:
         """Each group of `width` arrays, in the order added; a group is freed when the next is

@@ -33,7 +33,7 @@ import pyreadstat
 from vakstem.export.formats import TableData
 from vakstem.export.formats._frame import datetime_column, float_column
 from vakstem.export.formats._spool import ArraySpool
-from vakstem.export.table import Cell, Column, Kind, TableLayout, columns_of
+from vakstem.export.table import Cell, Column, Kind, TableLayout
 
 #: Stata's limit on a variable label.
 MAX_LABEL = 80
@@ -261,17 +261,13 @@ class DtaWriter:
         codes = layout.codes
         letters = {code: ord(codes.stata_letter(code)) - ord("a") + 1 for code in codes.all()}
         columns = [_Column(c, letters) for c in layout.columns]
-        rows = 0
         with ArraySpool(path.parent) as spool:
-            for chunk in data.chunks:
-                if not chunk:
-                    continue
-                spool.add(
-                    [a for c, cells in zip(columns, columns_of(chunk), strict=True) for a in
-                     c.convert(cells)]
-                )  # fmt: skip
-                rows += len(chunk)
-                data.advance(len(chunk))
+            rows = spool.add_table(
+                data,
+                lambda chunk: [
+                    a for c, cells in zip(columns, chunk, strict=True) for a in c.convert(cells)
+                ],
+            )
             frame = pd.DataFrame({c.col.name: c.header_cell() for c in columns}, copy=False)
             pyreadstat.write_dta(frame, str(path), **dta_options(layout))
             row_len = sum(c.storage for c in columns)

@@ -29,7 +29,7 @@ from vakstem.export.formats import TableData
 from vakstem.export.formats._frame import datetime_column, float_column
 from vakstem.export.formats._spool import ArraySpool
 from vakstem.export.missing import ExportError, MissingCodes
-from vakstem.export.table import Cell, Column, Kind, TableLayout, columns_of
+from vakstem.export.table import Cell, Column, Kind, TableLayout
 
 #: SPSS's system-missing value, -DBL_MAX (what ReadStat writes for an empty number).
 SYSMIS = -np.finfo(np.float64).max
@@ -163,9 +163,8 @@ class _Table:
             for c in columns
         ]
         self.has_value = [False] * len(columns)
-        self.rows = 0
 
-    def convert(self, chunk: Sequence[Sequence[Cell]], n: int) -> list[np.ndarray[Any, Any]]:
+    def convert(self, chunk: Sequence[Sequence[Cell]]) -> list[np.ndarray[Any, Any]]:
         arrays = []
         for i, cells in enumerate(chunk):
             col = self.columns[i]
@@ -175,7 +174,6 @@ class _Table:
             elif col.kind is Kind.DATE and not self.has_value[i]:
                 self.has_value[i] = bool((array != SYSMIS).any())
             arrays.append(array)
-        self.rows += n
         return arrays
 
     def is_text(self, i: int) -> bool:
@@ -264,12 +262,8 @@ class SavWriter:
         options = sav_options(layout)  # refuses missing codes SPSS cannot hold, before reading
         table = _Table(layout.columns)
         with ArraySpool(path.parent) as spool:
-            for chunk in data.chunks:
-                if not chunk:
-                    continue
-                spool.add(table.convert(columns_of(chunk), len(chunk)))
-                data.advance(len(chunk))
-            if table.rows > np.iinfo(np.int32).max:
+            rows = spool.add_table(data, table.convert)
+            if rows > np.iinfo(np.int32).max:
                 raise ExportError(f"SPSS holds at most {np.iinfo(np.int32).max} cases")
             pyreadstat.write_sav(table.header_frame(), str(path), **options)
             row_len = sum(table.storage(i) for i in range(len(layout.columns)))
@@ -280,9 +274,9 @@ class SavWriter:
                 for arrays in spool.read(len(layout.columns)):
                     fh.write(_records(table, arrays, row_len).data)
                 fh.seek(_CASES_AT)
-                fh.write(struct.pack("<i", table.rows))
+                fh.write(struct.pack("<i", rows))
                 fh.seek(start - _TERMINATION.size - 8)
-                fh.write(struct.pack("<q", table.rows))
+                fh.write(struct.pack("<q", rows))
         return []
 
 
