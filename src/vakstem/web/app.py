@@ -6,8 +6,13 @@ several workers builds the app through `create_app_from_env` (a factory uvicorn 
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
@@ -45,6 +50,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         catalogues=Catalogues(default=settings.default_language),
     )
     app = FastAPI(
+        lifespan=_warm_up_lifespan(web),
         title="Vakstem respondent API",
         version="1",
         description="Fill in a Vakstem questionnaire: start a response, fetch and submit pages, "
@@ -78,6 +84,43 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     )
     install_error_handlers(app, web)
     return app
+
+
+#: Seconds a stopping server waits for the start-up work to notice it should stop.
+WARM_UP_JOIN_S = 5.0
+
+_log = logging.getLogger(__name__)
+
+
+def _run_warmups(warmups: list[Callable[[threading.Event], None]], stop: threading.Event) -> None:
+    for warmup in warmups:
+        if stop.is_set():
+            return
+        try:
+            warmup(stop)
+        except Exception:  # start-up work only saves time later; never fatal
+            _log.warning("start-up work %r failed", warmup, exc_info=True)
+
+
+def _warm_up_lifespan(web: WebContext) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start `web.warmups` in a background thread when the server starts (so requests are
+    served meanwhile), and let it stop, or wait briefly for it, when the server stops."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=_run_warmups, args=(web.warmups, stop), name="vakstem-warm-up", daemon=True
+        )
+        app.state.warm_up = thread
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            await anyio.to_thread.run_sync(thread.join, WARM_UP_JOIN_S)
+
+    return lifespan
 
 
 def upload_limits(settings: Settings) -> tuple[RouteLimit, ...]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,10 @@ class WebContext:
     #: a worker thread with the state, the page language and the site's base URL; installed by
     #: `vakstem.web.feedback_routes`.
     closing_section: Callable[[ResponseState, str, str], Markup] | None = None
+    #: Work done once in a background thread when the server starts (`create_app`'s
+    #: lifespan), such as the mirror's first scoring of every completed response; each stops
+    #: early once the event is set (the server is shutting down).
+    warmups: list[Callable[[threading.Event], None]] = field(default_factory=list)
     env: Environment = field(init=False)
 
     def __post_init__(self) -> None:

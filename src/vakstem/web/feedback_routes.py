@@ -27,7 +27,7 @@ from vakstem.feedback.summary import build_summary, render_summary
 from vakstem.instrument.schema import Study, text_in
 from vakstem.service.types import ResponseNotFound, ResponseState, ResponseStatus
 from vakstem.store.analysis_runs import latest_run_id
-from vakstem.store.studies import get_study
+from vakstem.store.studies import StudyStatus, get_study, list_studies
 from vakstem.web.context import WebContext
 from vakstem.web.i18n import N_
 from vakstem.web.jinja import render_template
@@ -63,6 +63,16 @@ def build_router(web: WebContext) -> APIRouter:
         return render_mirror(mirror, language, later_url=mirror_url(base, state))
 
     web.closing_section = closing_section
+
+    def warm_mirrors(stop: threading.Event) -> None:
+        open_ids = [
+            listing.study_id
+            for listing in list_studies(web.engine)
+            if listing.status is StudyStatus.OPEN and listing.completes
+        ]
+        mirrors.warm(open_ids, stop)
+
+    web.warmups.append(warm_mirrors)
 
     def page(
         request: Request,

@@ -1,0 +1,147 @@
+"""The mirror's first scoring of every completed response happens when the server starts, not
+on the first closing page after it, and closing pages that arrive together score the responses
+once between them, not once each (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from tests.feedback.factories import complete
+
+import vakstem.feedback.mirror as mirror_module
+from vakstem.feedback.mirror import MirrorService
+from vakstem.instrument.loader import load_study_file
+from vakstem.service.responses import ResponseService
+from vakstem.settings import Settings
+from vakstem.store import open_database
+from vakstem.store.studies import load_study, set_status
+from vakstem.studies.klantmanagers import STUDY_FILE
+from vakstem.web.app import _run_warmups, create_app
+
+STUDY = "klantmanagers"
+TABLE = 'class="mirror-table"'
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = open_database(database_url)
+    load_study(engine, load_study_file(STUDY_FILE), STUDY_FILE.read_text(encoding="utf-8"))
+    set_status(engine, STUDY, "open")
+    yield engine
+    engine.dispose()
+
+
+def _completes(engine: Engine, n: int, seed: int) -> list[str]:
+    service, rng = ResponseService(engine), random.Random(seed)
+    return [complete(service, rng, organisatie=363)[1] for _ in range(n)]
+
+
+def _counting_load_scores(monkeypatch: pytest.MonkeyPatch, pause: float = 0.0) -> list[int]:
+    calls: list[int] = []
+    original = mirror_module.load_scores
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        time.sleep(pause)  # long enough for the other closing pages to arrive meanwhile
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(mirror_module, "load_scores", counted)
+    return calls
+
+
+def test_the_first_closing_page_after_a_start_shows_figures_made_at_start_up(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    codes = _completes(engine, 30, seed=11)
+    calls = _counting_load_scores(monkeypatch)
+    app = create_app(Settings(data_dir=tmp_path, secret_key="test-secret"), engine)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        app.state.warm_up.join(60)
+        assert not app.state.warm_up.is_alive()
+        assert len(calls) == 1  # the start-up scored every completed response once
+        page = client.get(f"/s/{STUDY}/r/{codes[0]}")
+        assert page.status_code == 200
+        assert TABLE in page.text and "30 klantmanagers" in page.text
+        assert len(calls) == 1  # and the closing page scored nothing again
+
+
+def test_a_server_without_completed_responses_scores_nothing_at_start_up(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _counting_load_scores(monkeypatch)
+    app = create_app(Settings(data_dir=tmp_path, secret_key="test-secret"), engine)
+    with TestClient(app):
+        app.state.warm_up.join(60)
+    assert calls == []
+
+
+def test_a_closed_study_is_not_scored_at_start_up(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _completes(engine, 30, seed=12)
+    set_status(engine, STUDY, "closed")
+    calls = _counting_load_scores(monkeypatch)
+    app = create_app(Settings(data_dir=tmp_path, secret_key="test-secret"), engine)
+    with TestClient(app):
+        app.state.warm_up.join(60)
+    assert calls == []
+
+
+def test_closing_pages_that_arrive_together_score_the_responses_once(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _completes(engine, 30, seed=13)
+    calls = _counting_load_scores(monkeypatch, pause=0.3)
+    mirrors = MirrorService(engine)
+    results: list[Any] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(mirrors.aggregates(STUDY))) for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(results) == 4 and all(r is results[0] for r in results)
+    assert results[0].available and results[0].n.true_size == 30
+    assert len(calls) == 1
+
+
+def test_a_withdrawal_after_the_start_up_still_counts_at_once(
+    engine: Engine, tmp_path: Path
+) -> None:
+    codes = _completes(engine, 30, seed=14)
+    app = create_app(Settings(data_dir=tmp_path, secret_key="test-secret"), engine)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        app.state.warm_up.join(60)
+        ResponseService(engine).withdraw(codes[0])
+        page = client.get(f"/s/{STUDY}/r/{codes[1]}")
+        assert page.status_code == 200
+        assert TABLE not in page.text  # 29 left: below the threshold again
+
+
+def test_stopping_skips_the_start_up_work_not_yet_begun_and_a_failure_does_not_stop_the_rest() -> (
+    None
+):
+    ran: list[str] = []
+
+    def fails(_stop: threading.Event) -> None:
+        raise RuntimeError("database unreachable")
+
+    def records(_stop: threading.Event) -> None:
+        ran.append("second")
+
+    _run_warmups([fails, records], threading.Event())
+    assert ran == ["second"]
+
+    stopped = threading.Event()
+    stopped.set()
+    _run_warmups([records], stopped)
+    assert ran == ["second"]
