@@ -1,6 +1,7 @@
 """The mirror's first scoring of every completed response happens when the server starts, not
-on the first closing page after it, and closing pages that arrive together score the responses
-once between them, not once each (SQLite and PostgreSQL)."""
+on the first closing page after it; closing pages that arrive together score the responses
+once between them, not once each; and a closing page that would wait long for the scoring says
+the comparison is on its way instead (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,12 @@ from vakstem.settings import Settings
 from vakstem.store import open_database
 from vakstem.store.studies import load_study, set_status
 from vakstem.studies.klantmanagers import STUDY_FILE
+from vakstem.web import feedback_routes
 from vakstem.web.app import _run_warmups, create_app
 
 STUDY = "klantmanagers"
 TABLE = 'class="mirror-table"'
+PREPARING = "Je vergelijking met andere klantmanagers wordt nu klaargezet"
 
 
 @pytest.fixture
@@ -145,3 +148,42 @@ def test_stopping_skips_the_start_up_work_not_yet_begun_and_a_failure_does_not_s
     stopped.set()
     _run_warmups([records], stopped)
     assert ran == ["second"]
+
+
+def test_a_closing_page_says_the_comparison_is_on_its_way_while_the_scoring_takes_long(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    codes = _completes(engine, 30, seed=15)
+    release = threading.Event()
+    original = mirror_module.load_scores
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        release.wait(60)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(mirror_module, "load_scores", slow)
+    monkeypatch.setattr(feedback_routes, "MIRROR_WAIT_S", 0.2)
+    app = create_app(Settings(data_dir=tmp_path, secret_key="test-secret"), engine)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        # Without the bounded wait the page would hang until this timer, then show the table.
+        timer = threading.Timer(5.0, release.set)
+        timer.start()
+        try:
+            page = client.get(f"/s/{STUDY}/r/{codes[0]}")
+        finally:
+            release.set()
+            timer.cancel()
+        assert page.status_code == 200
+        assert PREPARING in page.text and TABLE not in page.text
+        assert f"/s/{STUDY}/r/{codes[0]}/spiegel" in page.text
+        app.state.warm_up.join(60)
+        later = client.get(f"/s/{STUDY}/r/{codes[0]}/spiegel")
+        assert later.status_code == 200 and TABLE in later.text
+
+
+def test_the_mirror_is_waited_for_when_it_comes_in_time(engine: Engine) -> None:
+    _completes(engine, 30, seed=16)
+    mirrors = MirrorService(engine)
+    figures = mirrors.aggregates_within(STUDY, 60)
+    assert figures is not None and figures.available and figures.n.true_size == 30
+    assert mirrors.aggregates_within(STUDY, 0) is figures  # cached: no wait at all

@@ -20,6 +20,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,6 +157,14 @@ def build_mirror(aggregates: Aggregates, answers: Mapping[str, Any]) -> Mirror:
     return Mirror(aggregates, groups if aggregates.available else ())
 
 
+def render_mirror_pending(study: Study, language: str, *, later_url: str = "") -> Markup:
+    """The mirror's place while the everyone-figures are still being made."""
+    lang = "en" if language == "en" else "nl"
+    return render(
+        "mirror.html", language=lang, study=study, mirror=None, plots=[], later_url=later_url
+    )
+
+
 def render_mirror(mirror: Mirror, language: str, *, later_url: str = "") -> Markup:
     """The mirror as an HTML section (plot, table, explanations), or the "later" message."""
     study = mirror.aggregates.study
@@ -245,6 +255,8 @@ class MirrorService:
         #: One computation per study at a time: after a restart the first closing pages would
         #: otherwise each score every completed response at once, side by side.
         self._computing: dict[str, threading.Lock] = {}
+        #: The computation started by `aggregates_within` per study, while it runs.
+        self._running: dict[str, Future[Aggregates]] = {}
         self._max_age = max_age_s
         self._clock = clock
 
@@ -273,6 +285,35 @@ class MirrorService:
             if cached is not None:
                 return cached
             return self._compute(study_id, state)
+
+    def aggregates_within(self, study_id: str, seconds: float) -> Aggregates | None:
+        """The figures if they are ready within `seconds`, else None (they are being made, in
+        a thread of their own, for the next page): a closing page never waits long for them."""
+        _state, cached = self._cached(study_id)
+        if cached is not None:
+            return cached
+        try:
+            return self._computation(study_id).result(timeout=seconds)
+        except FutureTimeout:
+            return None
+
+    def _computation(self, study_id: str) -> Future[Aggregates]:
+        """The study's computation under way, or a new one in a background thread."""
+        with self._lock:
+            running = self._running.get(study_id)
+            if running is not None and not running.done():
+                return running
+            future: Future[Aggregates] = Future()
+            self._running[study_id] = future
+
+        def run() -> None:
+            try:
+                future.set_result(self.aggregates(study_id))
+            except BaseException as exc:  # the caller gets it from the future
+                future.set_exception(exc)
+
+        threading.Thread(target=run, name=f"mirror-{study_id}", daemon=True).start()
+        return future
 
     def warm(self, study_ids: Iterable[str], stop: threading.Event | None = None) -> None:
         """Compute the figures of `study_ids` ahead of the first closing page (at start-up: the
@@ -347,3 +388,10 @@ class MirrorService:
 
     def mirror(self, study_id: str, answers: Mapping[str, Any]) -> Mirror:
         return build_mirror(self.aggregates(study_id), answers)
+
+    def mirror_within(
+        self, study_id: str, answers: Mapping[str, Any], seconds: float
+    ) -> Mirror | None:
+        """The mirror if the figures are ready within `seconds`, else None."""
+        aggregates = self.aggregates_within(study_id, seconds)
+        return None if aggregates is None else build_mirror(aggregates, answers)

@@ -38,6 +38,13 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "least %(min)s people have finished the questionnaire. Keep your code or the link of "
         "this page. With it you can see your comparison later.",
     ),
+    "mirror_preparing": (
+        "Je vergelijking met andere klantmanagers wordt nu klaargezet. Dat duurt hooguit een "
+        "paar minuten. Bewaar je code of de link hieronder. Daarmee kun je je vergelijking "
+        "straks bekijken.",
+        "Your comparison with other klantmanagers is being prepared. This takes a few minutes "
+        "at most. Keep your code or the link below. With it you can see your comparison soon.",
+    ),
     "mirror_link": ("Je vergelijking later bekijken:", "See your comparison later:"),
     "mirror_private": (
         "Alleen jij ziet jouw eigen scores. Er staat niets op deze pagina waaraan anderen jou "

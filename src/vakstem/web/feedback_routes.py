@@ -20,7 +20,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from vakstem.feedback.data import CompletedState, completed_state, load_feedback_data
 from vakstem.feedback.findings import stored_findings
-from vakstem.feedback.mirror import MirrorService, mirror_scales, render_mirror
+from vakstem.feedback.mirror import (
+    MirrorService,
+    mirror_scales,
+    render_mirror,
+    render_mirror_pending,
+)
 from vakstem.feedback.render import TEMPLATE_DIR as FEEDBACK_TEMPLATES
 from vakstem.feedback.store import public_summary_enabled
 from vakstem.feedback.summary import build_summary, render_summary
@@ -32,6 +37,10 @@ from vakstem.web.context import WebContext
 from vakstem.web.i18n import N_
 from vakstem.web.jinja import render_template
 from vakstem.web.privacy_routes import privacy_path
+
+#: Seconds a closing page waits for the mirror's everyone-figures before it says they are on
+#: their way (the first scoring after a start reads every completed response).
+MIRROR_WAIT_S = 2.0
 
 MIRROR_TITLE = N_("Your answers compared")
 SUMMARY_TITLE = N_("Results")
@@ -59,8 +68,11 @@ def build_router(web: WebContext) -> APIRouter:
     def closing_section(state: ResponseState, language: str, base: str) -> Markup:
         if not mirror_scales(state.study):
             return Markup("")
-        mirror = mirrors.mirror(state.study_id, state.answers)
-        return render_mirror(mirror, language, later_url=mirror_url(base, state))
+        later = mirror_url(base, state)
+        mirror = mirrors.mirror_within(state.study_id, state.answers, MIRROR_WAIT_S)
+        if mirror is None:
+            return render_mirror_pending(state.study, language, later_url=later)
+        return render_mirror(mirror, language, later_url=later)
 
     web.closing_section = closing_section
 
