@@ -27,15 +27,6 @@ from vakstem.studies.klantmanagers import STUDY_FILE
 STUDY = "klantmanagers"
 
 
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = open_database(database_url)
-    load_study(engine, load_study_file(STUDY_FILE), STUDY_FILE.read_text(encoding="utf-8"))
-    set_status(engine, STUDY, "open")
-    yield engine
-    engine.dispose()
-
-
 def _with_mirror_min(mirror_min: int) -> Study:
     study = load_study_file(STUDY_FILE)
     settings = study.settings.model_copy(update={"mirror_min": mirror_min})

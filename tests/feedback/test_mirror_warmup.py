@@ -8,7 +8,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,27 +18,15 @@ from tests.feedback.factories import complete
 
 import vakstem.feedback.mirror as mirror_module
 from vakstem.feedback.mirror import MirrorService
-from vakstem.instrument.loader import load_study_file
 from vakstem.service.responses import ResponseService
 from vakstem.settings import Settings
-from vakstem.store import open_database
-from vakstem.store.studies import load_study, set_status
-from vakstem.studies.klantmanagers import STUDY_FILE
+from vakstem.store.studies import set_status
 from vakstem.web import feedback_routes
 from vakstem.web.app import _run_warmups, create_app
 
 STUDY = "klantmanagers"
 TABLE = 'class="mirror-table"'
 PREPARING = "Je vergelijking met andere klantmanagers wordt nu klaargezet"
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = open_database(database_url)
-    load_study(engine, load_study_file(STUDY_FILE), STUDY_FILE.read_text(encoding="utf-8"))
-    set_status(engine, STUDY, "open")
-    yield engine
-    engine.dispose()
 
 
 def _completes(engine: Engine, n: int, seed: int) -> list[str]:

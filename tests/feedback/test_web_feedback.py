@@ -15,25 +15,12 @@ from sqlalchemy.engine import Engine
 from tests.feedback.factories import complete
 
 from vakstem.feedback.store import set_public_summary
-from vakstem.instrument.loader import load_study_file
 from vakstem.service.responses import ResponseService
 from vakstem.settings import Settings
-from vakstem.store import open_database
-from vakstem.store.studies import load_study, set_status
-from vakstem.studies.klantmanagers import STUDY_FILE
 from vakstem.web.app import create_app
 
 LATER = "Je vergelijking met andere klantmanagers is er nog niet"
 TABLE = 'class="mirror-table"'
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = open_database(database_url)
-    load_study(engine, load_study_file(STUDY_FILE), STUDY_FILE.read_text(encoding="utf-8"))
-    set_status(engine, "klantmanagers", "open")
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
