@@ -7,18 +7,24 @@ PORT ?= 8000
 PYTEST_WORKERS ?= 2
 UV_VERSION := 0.13.9
 
-.PHONY: install demo test lint format clean browser-deps
+.PHONY: install bytecode demo test lint format clean browser-deps
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip sync -q --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	touch $@
 
-demo: install
+# Bytecode written ahead: where PYTHONDONTWRITEBYTECODE is set (as on our CI machines) no process
+# writes it, so each one compiled pandas, SQLAlchemy, FastAPI and our own modules again as it
+# started (1.3 s of CPU for the web app's imports). Only changed files are compiled again.
+bytecode: install
+	$(BIN)/python -m compileall -q src
+
+demo: install bytecode
 	$(BIN)/vakstem demo --port $(PORT)
 
 # Chromium for the browser tests comes from Debian; installed only when missing and we are root.
@@ -28,7 +34,7 @@ browser-deps:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; \
 	fi
 
-test: install browser-deps
+test: install bytecode browser-deps
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
