@@ -26,7 +26,7 @@ from vakstem.settings import Settings
 from vakstem.simulate import simulate_demo
 from vakstem.store import DatabaseError, open_database
 from vakstem.store.studies import StudyStatus, get_study, load_study, set_status
-from vakstem.web.app import create_app
+from vakstem.web.app import serving_app
 from vakstem.web.rate_table import TABLE_ENV, create_shared_table
 
 STUDIES_DIR = Path(vakstem.__file__).parent / "studies"
@@ -136,7 +136,7 @@ def serve(
         )
         return
     uvicorn.run(
-        create_app(settings, _open(console, settings)),
+        serving_app(settings, _open(console, settings)),
         host=host,
         port=port,
         forwarded_allow_ips=_forwarded_allow_ips(settings),
@@ -158,4 +158,4 @@ def demo(
     for line in prepare_demo(engine, settings, base_url=f"http://{shown_host}:{port}"):
         console.print(line, highlight=False, soft_wrap=True)
     console.print("Stop with Ctrl+C.")
-    uvicorn.run(create_app(settings, engine), host=host, port=port, access_log=ACCESS_LOG)
+    uvicorn.run(serving_app(settings, engine), host=host, port=port, access_log=ACCESS_LOG)

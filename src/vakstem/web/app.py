@@ -6,6 +6,7 @@ several workers builds the app through `create_app_from_env` (a factory uvicorn 
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import threading
@@ -131,6 +132,20 @@ def upload_limits(settings: Settings) -> tuple[RouteLimit, ...]:
     )
 
 
+def serving_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    """The app as a server process runs it: `create_app`, after which everything made so far
+    (modules, templates, the app) is moved out of the garbage collector's sight.
+
+    Without this each full collection walked every object of the process: pauses of about
+    100 ms a few times a minute under load, stalling every request of that worker (and every
+    writer, when the paused one held the write lock); frozen, the longest was 6 ms. Not done
+    in `create_app` itself, which tests call many times in one process."""
+    app = create_app(settings, engine)
+    gc.collect()
+    gc.freeze()
+    return app
+
+
 def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` (several workers): settings from `VAKSTEM_*` variables."""
-    return create_app(Settings())
+    return serving_app(Settings())
