@@ -56,6 +56,7 @@ from typing import Any
 
 import aiohttp
 
+from vakstem.commands.serve import SERVER_HTTP, SERVER_LOOP
 from vakstem.instrument.loader import load_study_file
 from vakstem.instrument.schema import ItemType, Study
 from vakstem.simulate import draw_population, population_file, population_for
@@ -596,6 +597,10 @@ def _bench(
         "{port}",
         "--workers",
         str(args.workers),
+        "--loop",
+        SERVER_LOOP,
+        "--http",
+        SERVER_HTTP,
         "--timeout-worker-healthcheck",
         "60",
     ]

@@ -33,6 +33,14 @@ STUDIES_DIR = Path(vakstem.__file__).parent / "studies"
 FACTORY = "vakstem.web.app:create_app_from_env"
 #: Environment variable of `Settings.run_key`.
 RUN_KEY_ENV = "VAKSTEM_RUN_KEY"
+#: uvicorn's event loop and HTTP parser, named so a missing one fails at start instead of
+#: falling back unnoticed. asyncio's own loop leaves Nagle's algorithm on for connections
+#: accepted from the socket uvicorn binds for several workers (created with protocol 0, which
+#: asyncio does not recognise as TCP), so a response written in two parts waited for the
+#: client's delayed ACK: 40 ms for about one request in forty. uvloop sets TCP_NODELAY on every
+#: connection (tests/web/test_serve.py); httptools parses requests in C.
+SERVER_LOOP = "asyncio" if sys.platform == "win32" else "uvloop"
+SERVER_HTTP = "httptools"
 
 
 def shipped_studies() -> list[Path]:
@@ -133,6 +141,8 @@ def serve(
             timeout_worker_healthcheck=60,
             forwarded_allow_ips=_forwarded_allow_ips(settings),
             access_log=ACCESS_LOG,
+            loop=SERVER_LOOP,
+            http=SERVER_HTTP,
         )
         return
     uvicorn.run(
@@ -141,6 +151,8 @@ def serve(
         port=port,
         forwarded_allow_ips=_forwarded_allow_ips(settings),
         access_log=ACCESS_LOG,
+        loop=SERVER_LOOP,
+        http=SERVER_HTTP,
     )
 
 
@@ -158,4 +170,11 @@ def demo(
     for line in prepare_demo(engine, settings, base_url=f"http://{shown_host}:{port}"):
         console.print(line, highlight=False, soft_wrap=True)
     console.print("Stop with Ctrl+C.")
-    uvicorn.run(serving_app(settings, engine), host=host, port=port, access_log=ACCESS_LOG)
+    uvicorn.run(
+        serving_app(settings, engine),
+        host=host,
+        port=port,
+        access_log=ACCESS_LOG,
+        loop=SERVER_LOOP,
+        http=SERVER_HTTP,
+    )
