@@ -47,6 +47,13 @@ def _counting_load_scores(monkeypatch: pytest.MonkeyPatch, pause: float = 0.0) -
     return calls
 
 
+def _start_and_stop(engine: Engine, tmp_path: Path) -> None:
+    """A server's start (its start-up work done) and stop, with no request in between."""
+    app = create_app(Settings(data_dir=tmp_path, secret_key="test-secret"), engine)
+    with TestClient(app):
+        app.state.warm_up.join(60)
+
+
 def test_the_first_closing_page_after_a_start_shows_figures_made_at_start_up(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -67,9 +74,7 @@ def test_a_server_without_completed_responses_scores_nothing_at_start_up(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = _counting_load_scores(monkeypatch)
-    app = create_app(Settings(data_dir=tmp_path, secret_key="test-secret"), engine)
-    with TestClient(app):
-        app.state.warm_up.join(60)
+    _start_and_stop(engine, tmp_path)
     assert calls == []
 
 
@@ -79,9 +84,7 @@ def test_a_closed_study_is_not_scored_at_start_up(
     _completes(engine, 30, seed=12)
     set_status(engine, STUDY, "closed")
     calls = _counting_load_scores(monkeypatch)
-    app = create_app(Settings(data_dir=tmp_path, secret_key="test-secret"), engine)
-    with TestClient(app):
-        app.state.warm_up.join(60)
+    _start_and_stop(engine, tmp_path)
     assert calls == []
 
 
