@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from tests.console.helpers import World, build_world, login
 
-from vakstem.feedback.data import completed_ids, fingerprint
+from vakstem.feedback.data import completed_ids, completed_state
 from vakstem.service.console import RecordCache
 from vakstem.service.responses import ResponseService
 from vakstem.service.retention import RetentionError, delete_responses, purge, purge_unfinished
@@ -92,7 +92,7 @@ def test_deleted_response_is_gone_from_tables_export_dashboard_and_feedback(
     cache = RecordCache()
     assert world.completed in {r.id for r in cache.records(world.engine, "alpha")}
     assert world.completed in completed_ids(world.engine, "alpha")
-    key_before = fingerprint(completed_ids(world.engine, "alpha"))
+    state_before = completed_state(world.engine, "alpha")
     settings = Settings(data_dir=tmp_path, secret_key="retention-secret")
     with TestClient(create_app(settings, world.engine), follow_redirects=False) as client:
         login(client, "owner@example.org")
@@ -110,7 +110,10 @@ def test_deleted_response_is_gone_from_tables_export_dashboard_and_feedback(
     assert not any(_traces(world.engine, world.completed).values())
     assert world.completed not in {r.id for r in cache.records(world.engine, "alpha")}
     assert completed_ids(world.engine, "alpha") == [other.id]
-    assert fingerprint(completed_ids(world.engine, "alpha")) != key_before
+    # The feedback caches' key sees the deletion as one (not as responses only added).
+    state_after = completed_state(world.engine, "alpha")
+    assert not state_after.same_as(state_before)
+    assert not state_after.only_added_to(state_before)
 
 
 def test_purge_command_reports_counts_and_refuses_no_choice(

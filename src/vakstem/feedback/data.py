@@ -13,7 +13,6 @@ reads only some scales' items (of all responses, or of the new ones) and scores 
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -258,16 +257,6 @@ def completed_ids(engine: Engine, study_id: str) -> list[str]:
     )
     with engine.connect() as conn:
         return list(conn.execute(query).scalars())
-
-
-def fingerprint(ids: Iterable[str]) -> str:
-    """A key that changes whenever the set of responses changes (a withdrawal included)."""
-    digest = hashlib.sha256()
-    count = 0
-    for rid in sorted(ids):
-        digest.update(rid.encode("ascii", "replace") + b"\n")
-        count += 1
-    return f"{count}:{digest.hexdigest()}"
 
 
 @dataclass(frozen=True)
