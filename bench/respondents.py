@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import html
 import itertools
@@ -175,6 +176,27 @@ class Run:
         self.errors += 1
         if len(self.error_samples) < 5:
             self.error_samples.append(text)
+
+
+def rate(run: Run) -> float:
+    """Page submits (or baseline requests) per second of a run."""
+    return len(run.submits) / run.seconds if run.seconds else 0.0
+
+
+def median_run(runs: list[Run]) -> Run:
+    """The run with the median rate (the lower middle one of an even number)."""
+    return sorted(runs, key=rate)[(len(runs) - 1) // 2]
+
+
+def median_ratio(vak_runs: list[Run], baseline_runs: list[Run]) -> float:
+    """Median over repetitions of Vakstem's rate over the baseline's, run for run."""
+    ratios = sorted(
+        rate(v) / rate(b) for v, b in zip(vak_runs, baseline_runs, strict=False) if rate(b)
+    )
+    if not ratios:
+        return 0.0
+    middle = len(ratios) // 2
+    return ratios[middle] if len(ratios) % 2 else (ratios[middle - 1] + ratios[middle]) / 2
 
 
 def client_address(index: int) -> str:
@@ -487,6 +509,12 @@ def main() -> None:
         " on every page (0: no such run)",
     )
     parser.add_argument("--paced-seconds", type=float, help="length of the paced run")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="closed-loop runs of Vakstem and the baselines, alternating; the medians are reported",
+    )
     args = parser.parse_args()
 
     study_file = SHAPES[args.shape]
@@ -539,7 +567,7 @@ def _bench(
         set_status(engine, study.id, "open")
     finally:
         engine.dispose()
-    answers = answer_sets(study, warm + completes, args.seed)
+    answers = answer_sets(study, warm + completes * args.repeat, args.seed)
     env = {
         **os.environ,
         "VAKSTEM_DATABASE_URL": url,
@@ -560,33 +588,6 @@ def _bench(
         f" ({len(study.pages)} pages) · {completes} completes"
     )
     serve = [str(BIN / "vakstem"), "serve", "--port", "{port}", "--workers", str(args.workers)]
-    vak, paced = Run(), Run()
-    with Server(serve, env, "/openapi.json", log) as server:
-        asyncio.run(drive_respondents(server.base, study.id, answers[:warm], warm, warm, Run()))
-        server.measure(
-            drive_respondents(
-                server.base, study.id, answers[warm:], args.respondents, completes, vak
-            ),
-            vak,
-        )
-        load_after = load_average()
-        kb_max, heaviest, external = asyncio.run(page_weight(server.base, vak.pages))
-        if args.think > 0:
-            # The same respondents at a person's pace: latency as a respondent meets it.
-            server.measure(
-                drive_respondents(
-                    server.base,
-                    study.id,
-                    answers[warm:],
-                    args.respondents,
-                    10**9,
-                    paced,
-                    think=args.think,
-                    seconds=args.paced_seconds or (15.0 if args.quick else 60.0),
-                ),
-                paced,
-            )
-
     uvicorn = [
         str(BIN / "python"),
         "-m",
@@ -604,7 +605,6 @@ def _bench(
         "--timeout-worker-healthcheck",
         "60",
     ]
-    form_run, hello_run = Run(), Run()
     if not args.skip_baselines:
         engine = open_database(url)
         try:
@@ -613,30 +613,85 @@ def _bench(
             metadata.create_all(engine)
         finally:
             engine.dispose()
-        sample = answers[0]
-        names = [n for n in sample if len(sample[n]) == 1][:10]
-        form_body = [("_page", "pagina"), ("_csrf", "0" * 64)] + [(n, sample[n][0]) for n in names]
+    sample = answers[0]
+    names = [n for n in sample if len(sample[n]) == 1][:10]
+    form_body = [("_page", "pagina"), ("_csrf", "0" * 64)] + [(n, sample[n][0]) for n in names]
+    base = ""
 
-        async def post_form(session: aiohttp.ClientSession) -> int:
-            async with session.post(base + "/form", data=form_body) as got:
-                await got.read()
-                return int(got.status)
+    async def post_form(session: aiohttp.ClientSession) -> int:
+        async with session.post(base + "/form", data=form_body) as got:
+            await got.read()
+            return int(got.status)
 
-        async def get_hello(session: aiohttp.ClientSession) -> int:
-            async with session.get(base + "/hello") as got:
-                await got.read()
-                return int(got.status)
+    async def get_hello(session: aiohttp.ClientSession) -> int:
+        async with session.get(base + "/hello") as got:
+            await got.read()
+            return int(got.status)
 
-        with Server(uvicorn, env, "/hello", log) as server:
-            base = server.base
+    vak_runs: list[Run] = []
+    form_runs: list[Run] = []
+    hello_runs: list[Run] = []
+    paced = Run()
+    with contextlib.ExitStack() as servers:
+        server = servers.enter_context(Server(serve, env, "/openapi.json", log))
+        baseline = (
+            None
+            if args.skip_baselines
+            else servers.enter_context(Server(uvicorn, env, "/hello", work / "baseline.log"))
+        )
+        asyncio.run(drive_respondents(server.base, study.id, answers[:warm], warm, warm, Run()))
+        if baseline is not None:
+            base = baseline.base
             asyncio.run(drive_requests(args.respondents, 1.0, post_form, Run()))
-            server.measure(
-                drive_requests(args.respondents, baseline_s, post_form, form_run), form_run
-            )
             asyncio.run(drive_requests(args.respondents, 1.0, get_hello, Run()))
+        # With --repeat the three alternate, so a machine whose speed drifts (this one's did by
+        # a quarter within an hour) moves them alike; the median run of each is reported.
+        for rep in range(args.repeat):
+            run = Run()
+            first = warm + rep * completes
             server.measure(
-                drive_requests(args.respondents, baseline_s, get_hello, hello_run), hello_run
+                drive_respondents(
+                    server.base,
+                    study.id,
+                    answers[first : first + completes],
+                    args.respondents,
+                    completes,
+                    run,
+                ),
+                run,
             )
+            vak_runs.append(run)
+            if baseline is not None:
+                form_runs.append(Run())
+                baseline.measure(
+                    drive_requests(args.respondents, baseline_s, post_form, form_runs[-1]),
+                    form_runs[-1],
+                )
+                hello_runs.append(Run())
+                baseline.measure(
+                    drive_requests(args.respondents, baseline_s, get_hello, hello_runs[-1]),
+                    hello_runs[-1],
+                )
+        vak = median_run(vak_runs)
+        load_after = load_average()
+        kb_max, heaviest, external = asyncio.run(page_weight(server.base, vak.pages))
+        if args.think > 0:
+            # The same respondents at a person's pace: latency as a respondent meets it.
+            server.measure(
+                drive_respondents(
+                    server.base,
+                    study.id,
+                    answers[warm:],
+                    args.respondents,
+                    10**9,
+                    paced,
+                    think=args.think,
+                    seconds=args.paced_seconds or (15.0 if args.quick else 60.0),
+                ),
+                paced,
+            )
+    form_run = median_run(form_runs) if form_runs else Run()
+    hello_run = median_run(hello_runs) if hello_runs else Run()
 
     submits_s = len(vak.submits) / vak.seconds
     figures: dict[str, float | int | str] = {
@@ -674,12 +729,14 @@ def _bench(
         "paced_errors": paced.errors,
         "load1": os.getloadavg()[0],
     }
-    figures["ratio_form_insert"] = (
-        submits_s / float(figures["form_insert_per_s"]) if figures["form_insert_per_s"] else 0
-    )
-    figures["ratio_hello"] = (
-        submits_s / float(figures["hello_per_s"]) if figures["hello_per_s"] else 0
-    )
+    # Each repetition's ratio is of runs made side by side; the median of those is reported.
+    figures["ratio_form_insert"] = median_ratio(vak_runs, form_runs)
+    figures["ratio_hello"] = median_ratio(vak_runs, hello_runs)
+    if args.repeat > 1:
+        figures["repeat"] = args.repeat
+        figures["submits_per_s_runs"] = "/".join(f"{rate(r):.1f}" for r in vak_runs)
+        if form_runs:
+            figures["form_insert_per_s_runs"] = "/".join(f"{rate(r):.1f}" for r in form_runs)
     if study.id == "matrix8x10":
         figures["ratio_limesurvey"] = submits_s / LIMESURVEY["submits_per_s"]
 
