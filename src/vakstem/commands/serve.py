@@ -38,7 +38,7 @@ RUN_KEY_ENV = "VAKSTEM_RUN_KEY"
 #: accepted from the socket uvicorn binds for several workers (created with protocol 0, which
 #: asyncio does not recognise as TCP), so a response written in two parts waited for the
 #: client's delayed ACK: 40 ms for about one request in forty. uvloop sets TCP_NODELAY on every
-#: connection (tests/web/test_serve.py); httptools parses requests in C.
+#: connection (tests/web/test_server_sockets.py); httptools parses requests in C.
 SERVER_LOOP = "asyncio" if sys.platform == "win32" else "uvloop"
 SERVER_HTTP = "httptools"
 

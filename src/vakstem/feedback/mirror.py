@@ -10,8 +10,9 @@ During fieldwork every completion changes the set; so that not every closing pag
 responses again, figures that are already shown may lag new completions by up to a minute
 (never a withdrawal or exclusion, never the threshold). The first scoring of a study reads every
 completed response (about 12 s at 85,000 on the benchmark machine), so the server does it when
-it starts (`MirrorService.warm`, from the app's lifespan), and closing pages that find it under
-way wait for it instead of each scoring everything again.
+it starts (`MirrorService.warm`, from the app's lifespan); closing pages that find it under way
+wait for that one computation instead of each scoring everything again, and after at most a
+few seconds say the comparison is on its way (`mirror_within`).
 """
 
 from __future__ import annotations
@@ -385,9 +386,6 @@ class MirrorService:
             else np.empty((0, len(scale_ids)), dtype="float64")
         )
         return ids, scale_ids, matrix
-
-    def mirror(self, study_id: str, answers: Mapping[str, Any]) -> Mirror:
-        return build_mirror(self.aggregates(study_id), answers)
 
     def mirror_within(
         self, study_id: str, answers: Mapping[str, Any], seconds: float
