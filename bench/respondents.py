@@ -584,6 +584,7 @@ def _bench(
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC · {os.cpu_count()} cores"
         f" · load {load_average()}"
         f" · {'PostgreSQL' if args.postgres else 'SQLite'} · {args.workers} worker(s)"
+        f" · database calls {os.environ.get('VAKSTEM_DATABASE_CALLS') or 'by backend'}"
         f" · {args.respondents} concurrent respondents · study {study.id}"
         f" ({len(study.pages)} pages) · {completes} completes"
     )
@@ -697,6 +698,8 @@ def _bench(
     figures: dict[str, float | int | str] = {
         "shape": study.id,
         "backend": "postgresql" if args.postgres else "sqlite",
+        "database_calls": os.environ.get("VAKSTEM_DATABASE_CALLS")
+        or ("threads" if args.postgres else "inline"),
         "workers": args.workers,
         "respondents": args.respondents,
         "completes": vak.completes,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,10 @@ class Settings(BaseSettings):
     #: Largest request body accepted, in bytes.
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     default_language: str = "nl"
+    #: How respondent pages call the database: `inline` on the event loop (the default on
+    #: SQLite) or in the `threads` pool (the default on PostgreSQL); see
+    #: `vakstem.web.database_calls` for why and for the figures.
+    database_calls: Literal["inline", "threads"] | None = None
     #: Researcher console: a session ends after this much inactivity, and at the latest after
     #: `session_max_hours`; an account locks for `login_lockout_minutes` after
     #: `login_max_failures` failed logins in a row.

@@ -23,6 +23,7 @@ from vakstem.instrument.schema import Study
 from vakstem.service.responses import ResponseService
 from vakstem.service.types import ResponseState
 from vakstem.settings import Settings
+from vakstem.web.database_calls import DatabaseCalls, default_mode
 from vakstem.web.i18n import Catalogues
 from vakstem.web.jinja import make_environment, render_template
 from vakstem.web.privacy_routes import privacy_path
@@ -47,6 +48,8 @@ class WebContext:
     #: early once the event is set (the server is shutting down).
     warmups: list[Callable[[threading.Event], None]] = field(default_factory=list)
     env: Environment = field(init=False)
+    #: Calls the respondent pages' short database work, inline or in the thread pool.
+    db: DatabaseCalls = field(init=False)
 
     def __post_init__(self) -> None:
         if not self.csrf_key:
@@ -55,6 +58,7 @@ class WebContext:
             secret = self.settings.secret_key or self.settings.run_key
             self.csrf_key = secret.encode("utf-8") if secret else secrets.token_bytes(32)
         self.env = make_environment()
+        self.db = DatabaseCalls(self.settings.database_calls or default_mode(self.engine))
 
     def csrf_token(self, *parts: str) -> str:
         message = "\x1f".join(parts).encode("utf-8")

@@ -252,13 +252,13 @@ def build_router(web: WebContext) -> APIRouter:
         return state
 
     async def resolve(study_id: str, code: str) -> ResponseState:
-        return await run_in_threadpool(find, study_id, code)
+        return await web.db(find, study_id, code)
 
     @router.get("/s/{study_id}")
     async def welcome(
         request: Request, study_id: str, lang: str | None = None, bron: str | None = None
     ) -> Response:
-        stored = await run_in_threadpool(get_study, web.engine, study_id)
+        stored = await web.db(get_study, web.engine, study_id)
         study = stored.study
         language = choose_language(lang, study)
         if not stored.accepts_responses(datetime.now(UTC)):
@@ -280,7 +280,7 @@ def build_router(web: WebContext) -> APIRouter:
     @router.post("/s/{study_id}")
     async def start(request: Request, study_id: str) -> Response:
         form = await read_form(request)
-        stored = await run_in_threadpool(get_study, web.engine, study_id)
+        stored = await web.db(get_study, web.engine, study_id)
         study = stored.study
         language = choose_language(_first(form, "_lang"), study)
         page_id = _first(form, PAGE_FIELD)
@@ -316,7 +316,7 @@ def build_router(web: WebContext) -> APIRouter:
             )
             return state, store_page(state, form, page_id)
 
-        state, result = await run_in_threadpool(start_and_store)
+        state, result = await web.db(start_and_store)
         return submitted(request, state, state.resume_code, result)
 
     def store_page(state: ResponseState, form: Form, page_id: str) -> SubmitResult | None:
@@ -361,13 +361,14 @@ def build_router(web: WebContext) -> APIRouter:
         state = await resolve(study_id, code)
         here = response_path(study_id, code_of(state, code))
         if lang and lang != state.language and lang in state.study.languages:
-            await run_in_threadpool(service.set_language, state.id, lang)
+            await web.db(service.set_language, state.id, lang)
             return RedirectResponse(here, status_code=303)
         if state.page is None or state.status is not ResponseStatus.ACTIVE:
             extra = None
             if state.completed and web.closing_section is not None:
                 language = choose_language(state.language, state.study)
                 base = str(request.base_url).rstrip("/")
+                # Always in the pool: it may wait for the mirror's scoring (up to 2 s).
                 extra = await run_in_threadpool(web.closing_section, state, language, base)
             if state.completed:
                 # The closing page shows the code with the way to withdraw, now or later.
@@ -411,7 +412,7 @@ def build_router(web: WebContext) -> APIRouter:
         flags = [bots.HONEYPOT] if _first(form, bots.HONEYPOT_FIELD).strip() else []
 
         # Finding the response, checking the form's token and storing the page are one
-        # transaction in one trip to the thread pool.
+        # transaction in one database call.
         def find_and_store() -> CodeSubmit:
             return service.submit_by_code(
                 code,
@@ -423,7 +424,7 @@ def build_router(web: WebContext) -> APIRouter:
                 flags=flags,
             )
 
-        outcome = await run_in_threadpool(find_and_store)
+        outcome = await web.db(find_and_store)
         state = outcome.state
         code = code_of(state, code)
         if not outcome.token_ok:
@@ -461,12 +462,12 @@ def build_router(web: WebContext) -> APIRouter:
             _first(form, CSRF_FIELD), state.id, page_id
         ):
             with contextlib.suppress(StalePage, ResponseFinished):
-                await run_in_threadpool(service.back, state.id, page_id=page_id)
+                await web.db(service.back, state.id, page_id=page_id)
         return RedirectResponse(here, status_code=303)
 
     @router.get("/s/{study_id}/hervat")
     async def resume_form(study_id: str, lang: str | None = None) -> Response:
-        stored = await run_in_threadpool(get_study, web.engine, study_id)
+        stored = await web.db(get_study, web.engine, study_id)
         study = stored.study
         language = choose_language(lang, study)
         return resume_page(study, language, code="", error="")
@@ -489,7 +490,7 @@ def build_router(web: WebContext) -> APIRouter:
     @router.post("/s/{study_id}/hervat")
     async def resume_submit(request: Request, study_id: str) -> Response:
         form = await read_form(request)
-        stored = await run_in_threadpool(get_study, web.engine, study_id)
+        stored = await web.db(get_study, web.engine, study_id)
         study = stored.study
         language = choose_language(_first(form, "_lang"), study)
         typed = _first(form, "code").strip()

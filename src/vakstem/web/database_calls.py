@@ -1,0 +1,52 @@
+"""How the respondent pages call the database from the event loop: inline or in the thread pool.
+
+A page's database work (find the response, store the page in one write transaction) is a
+millisecond or two. Handing it to Starlette's thread pool costs more than the hop itself: under
+load the pool's threads and the event loop take turns at the GIL, so the thread holding SQLite's
+write lock waits for the GIL while every other writer waits for the lock (the lock was held
+about 85 % of the time, 2.05 ms of wall time for 1.1 ms of CPU per transaction). Run inline,
+the transaction holds the GIL from BEGIN to COMMIT and the worker processes take the lock in
+turn: on the two-core bench machine page submits went from about 430 to 520–600 per second on
+SQLite, and the closed-loop p95 roughly halved (`bench/respondents.py --quick --skip-baselines`,
+alternating runs; `docs/performance.md`, fifth session). Taking the lock inline only when it is
+free, and the pool otherwise, measured no better than the pool.
+
+Inline is the default on SQLite, an embedded file with no network between the page and its
+data. On PostgreSQL the default stays the thread pool: a server on another host adds a network
+round trip per statement, during which an inline call would hold up every other request of the
+worker. With PostgreSQL on the same machine inline measured faster there too (about 310 to 420–450
+submits per second), so `VAKSTEM_DATABASE_CALLS=inline` is worth a try on such a set-up.
+
+Work that can take long (the closing page's personal comparison waits up to two seconds for its
+scoring) is always sent to the thread pool, whatever the mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal, ParamSpec, TypeVar
+
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+
+DatabaseCallMode = Literal["inline", "threads"]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def default_mode(engine: Engine) -> DatabaseCallMode:
+    """Inline on SQLite, the thread pool on PostgreSQL (see the module's docstring)."""
+    return "inline" if engine.dialect.name == "sqlite" else "threads"
+
+
+class DatabaseCalls:
+    """Calls a short, blocking database function from a request handler."""
+
+    def __init__(self, mode: DatabaseCallMode) -> None:
+        self.mode: DatabaseCallMode = mode
+
+    async def __call__(self, func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        if self.mode == "inline":
+            return func(*args, **kwargs)
+        return await run_in_threadpool(func, *args, **kwargs)

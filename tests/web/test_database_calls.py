@@ -1,0 +1,112 @@
+"""Respondent pages call their short database work inline on the event loop on SQLite and in the
+thread pool on PostgreSQL (`vakstem.web.database_calls`), `VAKSTEM_DATABASE_CALLS` overrides
+either, and the closing page's comparison, which may wait for its scoring, always runs in the
+pool. Each mode takes a respondent through every page on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import pytest
+from fastapi.testclient import TestClient
+from markupsafe import Markup
+from sqlalchemy.engine import Engine
+
+from vakstem.settings import Settings
+from vakstem.web.app import create_app
+from vakstem.web.database_calls import DatabaseCalls, default_mode
+
+from .flow import FULL_RUN, Respondent, response_rows, stored_answers
+
+
+def _on_loop() -> bool:
+    """Whether the caller runs on an event loop's thread (inline) rather than in the pool."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def test_inline_calls_run_on_the_loop_thread_and_pool_calls_beside_it() -> None:
+    def where(a: int, *, b: int) -> tuple[int, bool, int]:
+        return a + b, _on_loop(), threading.get_ident()
+
+    async def run(mode: Any) -> tuple[tuple[int, bool, int], int]:
+        return await DatabaseCalls(mode)(where, 2, b=3), threading.get_ident()
+
+    (total, on_loop, thread), loop_thread = asyncio.run(run("inline"))
+    assert (total, on_loop, thread) == (5, True, loop_thread)
+    (total, on_loop, thread), loop_thread = asyncio.run(run("threads"))
+    assert (total, on_loop) == (5, False) and thread != loop_thread
+
+
+def test_an_error_in_a_call_reaches_the_handler_in_either_mode() -> None:
+    def fail() -> None:
+        raise LookupError("geen antwoord")
+
+    for mode in ("inline", "threads"):
+        with pytest.raises(LookupError, match="geen antwoord"):
+            asyncio.run(DatabaseCalls(mode)(fail))  # type: ignore[arg-type]
+
+
+def test_the_default_follows_the_backend(engine: Engine) -> None:
+    expected = "inline" if engine.dialect.name == "sqlite" else "threads"
+    assert default_mode(engine) == expected
+
+
+def test_an_unknown_mode_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VAKSTEM_DATABASE_CALLS", "fibers")
+    with pytest.raises(pydantic.ValidationError, match="database_calls"):
+        Settings()
+    monkeypatch.setenv("VAKSTEM_DATABASE_CALLS", "threads")
+    assert Settings().database_calls == "threads"
+
+
+def _record(target: Any, name: str, seen: list[tuple[str, bool]]) -> None:
+    original: Callable[..., Any] = getattr(target, name)
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        seen.append((name, _on_loop()))
+        return original(*args, **kwargs)
+
+    setattr(target, name, recorded)
+
+
+@pytest.mark.parametrize("mode", [None, "inline", "threads"])
+def test_every_page_of_a_response_calls_the_database_as_the_mode_says(
+    engine: Engine, tmp_path: Path, mode: Any
+) -> None:
+    settings = Settings(data_dir=tmp_path, secret_key="test-secret", database_calls=mode)
+    app = create_app(settings, engine)
+    web = app.state.web
+    seen: list[tuple[str, bool]] = []
+    for name in ("start", "submit_by_code", "resume"):
+        _record(web.service, name, seen)
+    closing: list[bool] = []
+
+    def closing_section(*_args: Any) -> Markup:
+        closing.append(_on_loop())
+        return Markup("<p>vergelijking</p>")
+
+    web.closing_section = closing_section
+    with TestClient(app) as client:
+        respondent = Respondent(client)
+        respondent.open()
+        for _title, values in FULL_RUN:
+            respondent.submit(values)
+        assert "vergelijking" in respondent.reload().text
+
+    inline = (mode or default_mode(engine)) == "inline"
+    names = {name for name, _ in seen}
+    assert {"start", "submit_by_code", "resume"} <= names
+    assert all(on_loop is inline for _, on_loop in seen), seen
+    # The closing page's comparison may wait for its scoring: never on the loop.
+    assert closing and not any(closing)
+    assert [row.status for row in response_rows(engine)] == ["completed"]
+    assert {variable for _, variable, _ in stored_answers(engine)} >= {"toestemming", "behoefte"}
