@@ -110,3 +110,34 @@ def test_every_page_of_a_response_calls_the_database_as_the_mode_says(
     assert closing and not any(closing)
     assert [row.status for row in response_rows(engine)] == ["completed"]
     assert {variable for _, variable, _ in stored_answers(engine)} >= {"toestemming", "behoefte"}
+
+
+@pytest.mark.parametrize("mode", [None, "threads"])
+def test_the_json_api_calls_the_database_as_the_mode_says(
+    engine: Engine, tmp_path: Path, mode: Any
+) -> None:
+    settings = Settings(data_dir=tmp_path, secret_key="test-secret", database_calls=mode)
+    app = create_app(settings, engine)
+    seen: list[tuple[str, bool]] = []
+    for name in ("start", "authorize", "submit_page", "state", "back"):
+        _record(app.state.web.service, name, seen)
+    api = "/api/v1"
+    with TestClient(app) as client:
+        started = client.post(f"{api}/studies/voorbeeld/responses", json={})
+        assert started.status_code == 201, started.text
+        url = f"{api}/responses/{started.json()['id']}"
+        auth = {"Authorization": f"Bearer {started.json()['resume_code']}"}
+        assert client.get(url, headers=auth).json()["page"]["id"] == "welkom"
+        stored = client.post(
+            f"{url}/pages/welkom", json={"answers": {"toestemming": 1}}, headers=auth
+        )
+        assert stored.status_code == 200 and stored.json()["page"]["id"] == "achtergrond"
+        # A page that is no longer current: 409 with the state read in the same call.
+        stale = client.post(f"{url}/pages/welkom", json={"answers": {}}, headers=auth)
+        assert stale.status_code == 409 and stale.json()["state"]["page"]["id"] == "achtergrond"
+        assert client.post(f"{url}/back", headers=auth).json()["page"]["id"] == "welkom"
+        assert client.get(url, headers={"Authorization": "Bearer AAAA-BBBB-CC"}).status_code == 404
+
+    inline = (mode or default_mode(engine)) == "inline"
+    assert {name for name, _ in seen} == {"start", "authorize", "submit_page", "state", "back"}
+    assert all(on_loop is inline for _, on_loop in seen), seen

@@ -22,6 +22,7 @@ from vakstem.service.types import (
     ResponseNotFound,
     ResponseState,
     StalePage,
+    SubmitResult,
 )
 from vakstem.store.studies import get_study
 from vakstem.web import withdraw_routes
@@ -204,9 +205,9 @@ def build_router(web: WebContext) -> APIRouter:
         responses={**not_found, **body_problems, 409: {"model": Detail}, 422: {"model": ErrorsOut}},
         summary="Start a response",
     )
-    def start(study_id: str, body: StartIn | None = None) -> StartOut:
+    async def start(study_id: str, body: StartIn | None = None) -> StartOut:
         body = body or StartIn()
-        state = service.start(study_id, language=body.language, source=body.source)
+        state = await web.db(service.start, study_id, language=body.language, source=body.source)
         return StartOut(
             id=state.id,
             resume_code=state.resume_code,
@@ -215,8 +216,10 @@ def build_router(web: WebContext) -> APIRouter:
         )
 
     @router.get("/responses/{response_id}", responses=not_found, summary="The current page")
-    def get_state(response_id: str, authorization: str | None = Header(default=None)) -> StateOut:
-        return state_out(authorized(response_id, authorization))
+    async def get_state(
+        response_id: str, authorization: str | None = Header(default=None)
+    ) -> StateOut:
+        return state_out(await web.db(authorized, response_id, authorization))
 
     @router.post(
         "/responses/{response_id}/pages/{page_id}",
@@ -229,17 +232,22 @@ def build_router(web: WebContext) -> APIRouter:
         summary="Submit a page",
         response_model=StateOut,
     )
-    def submit(
+    async def submit(
         response_id: str,
         page_id: str,
         body: SubmitIn,
         authorization: str | None = Header(default=None),
     ) -> StateOut | JSONResponse:
-        state = authorized(response_id, authorization)
-        try:
-            result = service.submit_page(state.id, page_id, body.answers, from_form=False)
-        except StalePage as exc:
-            current = service.state(state.id)
+        def store() -> SubmitResult | tuple[ResponseState, StalePage]:
+            state = authorized(response_id, authorization)
+            try:
+                return service.submit_page(state.id, page_id, body.answers, from_form=False)
+            except StalePage as exc:
+                return service.state(state.id), exc
+
+        result = await web.db(store)
+        if isinstance(result, tuple):
+            current, exc = result
             detail = web.catalogues.domain_message(current.language, exc.code)
             stale = StaleOut(detail=detail, state=state_out(current))
             return JSONResponse(stale.model_dump(mode="json"), status_code=409)
@@ -252,9 +260,11 @@ def build_router(web: WebContext) -> APIRouter:
         responses={**not_found, **body_problems, 409: {"model": Detail}},
         summary="Go back one page",
     )
-    def back(response_id: str, authorization: str | None = Header(default=None)) -> StateOut:
-        state = authorized(response_id, authorization)
-        return state_out(service.back(state.id))
+    async def back(response_id: str, authorization: str | None = Header(default=None)) -> StateOut:
+        def step_back() -> ResponseState:
+            return service.back(authorized(response_id, authorization).id)
+
+        return state_out(await web.db(step_back))
 
     @router.post(
         "/studies/{study_id}/withdrawals",
