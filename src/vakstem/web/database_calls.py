@@ -6,16 +6,19 @@ load the pool's threads and the event loop take turns at the GIL, so the thread 
 write lock waits for the GIL while every other writer waits for the lock (the lock was held
 about 85 % of the time, 2.05 ms of wall time for 1.1 ms of CPU per transaction). Run inline,
 the transaction holds the GIL from BEGIN to COMMIT and the worker processes take the lock in
-turn: on the two-core bench machine page submits went from about 430 to 520–600 per second on
-SQLite, and the closed-loop p95 roughly halved (`bench/respondents.py --quick --skip-baselines`,
-alternating runs; `docs/performance.md`, fifth session). Taking the lock inline only when it is
-free, and the pool otherwise, measured no better than the pool.
+turn. In alternating runs against the thread pool on the two-core bench machine, page submits
+rose by a fifth to a quarter (403 → 485–534 and 300–336 → 376–386 per second as the machine's
+speed moved), the servers' CPU per page fell by a fifth and the closed-loop p95 by about 40 %
+(`bench/respondents.py --quick --shape matrix8x10 --repeat 2`; `docs/performance.md`, fifth
+session). One respondent at a time, without contention, it makes no difference. Taking the
+lock inline only when it is free, and the pool otherwise, measured no better than the pool.
 
 Inline is the default on SQLite, an embedded file with no network between the page and its
 data. On PostgreSQL the default stays the thread pool: a server on another host adds a network
 round trip per statement, during which an inline call would hold up every other request of the
-worker. With PostgreSQL on the same machine inline measured faster there too (about 310 to 420–450
-submits per second), so `VAKSTEM_DATABASE_CALLS=inline` is worth a try on such a set-up.
+worker. With PostgreSQL on the same machine inline measured faster there too (311–314 against
+418–448 submits per second in alternating runs), so `VAKSTEM_DATABASE_CALLS=inline` is worth a
+try on such a set-up.
 
 Work that can take long (the closing page's personal comparison waits up to two seconds for its
 scoring) is always sent to the thread pool, whatever the mode.
