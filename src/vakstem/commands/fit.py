@@ -58,6 +58,11 @@ def fit(
         "", "--group-partial", help="Comma-separated exemptions, e.g. 'visual=~x2,x3~1'."
     ),
     std_lv: bool = typer.Option(False, "--std-lv", help="Latent variances 1, all loadings free."),
+    cluster: str | None = typer.Option(
+        None,
+        "--cluster",
+        help="Column nesting the rows (e.g. organisation): cluster-robust SEs and test (MLR).",
+    ),
     bootstrap: int = typer.Option(0, "--bootstrap", help="Bootstrap draws for := parameters."),
     seed: int | None = typer.Option(None, "--seed", help="Seed for the bootstrap."),
     json_out: Path | None = typer.Option(None, "--json", help="Write all results as JSON here."),
@@ -96,6 +101,7 @@ def fit(
                     group_equal=equal,
                     group_partial=partial,
                     std_lv=std_lv,
+                    cluster=cluster,
                     bootstrap=bootstrap,
                     seed=seed,
                     progress=lambda: progress.advance(task),
@@ -110,6 +116,7 @@ def fit(
                 group_equal=equal,
                 group_partial=partial,
                 std_lv=std_lv,
+                cluster=cluster,
             )
     except ModelSyntaxError as exc:
         err.print("[red]model syntax error:[/red]", end=" ")

@@ -4,6 +4,7 @@ input (never a traceback)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,17 @@ def test_a_malformed_group_partial_entry_is_explained() -> None:
     )
     assert code == 1
     assert "group_partial entry 'x2' is not a parameter" in " ".join(stderr.split())
+
+
+def test_cluster_option_gives_lavaans_cluster_robust_fit(tmp_path: Path) -> None:
+    spec = REFERENCE["models"]["nested_cluster_mlr"]
+    out = tmp_path / "nested.json"
+    args = [spec["model"], "--data", str(FIXTURES / "nested.csv"), "--estimator", "MLR"]
+    code, stdout, _ = run(*args, "--cluster", "org", "--json", str(out))
+    assert code == 0
+    assert re.search(r"Number of clusters \[org\] +43\n", stdout)
+    payload = json.loads(out.read_text())
+    assert payload["options"]["cluster"] == "org" and payload["nclusters"] == [43]
+    assert payload["fit"]["chisq.scaled"] == pytest.approx(spec["fit"]["chisq.scaled"], rel=1e-6)
+    code, _, stderr = run(*args[:-2], "--cluster", "org")
+    assert code == 1 and "use estimator='MLR'" in stderr

@@ -107,6 +107,9 @@ class FitResult:
     fit_measures: dict[str, float]
     bootstrap: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: The column nesting the rows, and the number of clusters per group (0 without).
+    cluster: str | None = None
+    n_clusters: list[int] = field(default_factory=list)
     _estimates: est.Estimates | None = field(default=None, repr=False)
     _baseline: est.Estimates | None = field(default=None, repr=False)
 
@@ -131,9 +134,11 @@ class FitResult:
                 "group": self.group,
                 "group_equal": list(self.group_equal),
                 "group_partial": list(self.group_partial),
+                "cluster": self.cluster,
             },
             "groups": self.group_labels,
             "nobs": self.n_obs,
+            "nclusters": self.n_clusters if self.cluster is not None else None,
             "fit": {key: clean(value) for key, value in self.fit_measures.items()},
             "parameters": rows,
             "bootstrap": self.bootstrap,
@@ -164,8 +169,14 @@ def fit(
     progress: Callable[[], None] | None = None,
     processes: int = 1,
     start_from: FitResult | None = None,
+    cluster: str | None = None,
 ) -> FitResult:
     """Fit a lavaan-syntax model to a data frame, with lavaan's `sem()` defaults.
+
+    `cluster` names a column whose values nest the rows (klantmanagers in organisations): as
+    lavaan's ``cluster =`` for a single-level model, the standard errors and the scaled test
+    are made robust to the nesting (casewise scores summed within clusters), the model gets
+    a mean structure, and bootstrap draws resample whole clusters. It needs estimator MLR.
 
     `bootstrap` draws percentile intervals for the defined (`:=`) parameters, reproducibly for
     a given `seed` (whatever the number of `processes` the draws run in); `progress` is called
@@ -189,6 +200,7 @@ def fit(
             progress=progress,
             processes=processes,
             start_from=start_from,
+            cluster=cluster,
         )
 
 
@@ -207,10 +219,16 @@ def _fit(
     progress: Callable[[], None] | None,
     processes: int,
     start_from: FitResult | None,
+    cluster: str | None = None,
 ) -> FitResult:
     estimator = estimator.upper()
     if estimator not in ("ML", "MLR"):
         raise ModelSpecificationError(f"estimator must be 'ML' or 'MLR', not {estimator!r}")
+    if cluster is not None and estimator != "MLR":
+        raise ModelSpecificationError(
+            f"cluster={cluster!r} gives cluster-robust standard errors and test, which are "
+            "MLR's: use estimator='MLR'"
+        )
     if missing not in ("listwise", "ml"):
         raise ModelSpecificationError(f"missing must be 'listwise' or 'ml', not {missing!r}")
     if isinstance(group_equal, str):
@@ -235,11 +253,13 @@ def _fit(
         parsed,
         n_groups=n_groups,
         std_lv=std_lv,
-        meanstructure=missing == "ml" or n_groups > 1,
+        # lavaan adds the mean structure for clustered data too (the means' scores enter the
+        # cluster sums).
+        meanstructure=missing == "ml" or n_groups > 1 or cluster is not None,
         group_equal=tuple(group_equal) if n_groups > 1 else (),
         group_partial=tuple(group_partial),
     )
-    groups = est.prepare_groups(data, table, missing=missing, group=group)
+    groups = est.prepare_groups(data, table, missing=missing, group=group, cluster=cluster)
     shared = _same_data(start_from, groups, table)
     if shared is not None:
         # The same rows as the fit we start from (an invariance sequence): its groups, with
@@ -266,6 +286,8 @@ def _fit(
         group_equal=tuple(group_equal),
         group_partial=tuple(group_partial),
         n_obs=[g.n for g in groups],
+        cluster=cluster,
+        n_clusters=[0 if g.clusters is None else int(g.clusters.max()) + 1 for g in groups],
         parameters=parameters,
         fit_measures=measures,
         warnings=warnings,
@@ -325,6 +347,11 @@ def _same_data(
         return None
     for old, new in zip(before.groups, groups, strict=True):
         if (old.name, old.missing) != (new.name, new.missing) or old.weights is not None:
+            return None
+        if old.clusters is None or new.clusters is None:
+            if old.clusters is not new.clusters:
+                return None
+        elif not np.array_equal(old.clusters, new.clusters):
             return None
         if old.y.shape != new.y.shape or not np.array_equal(old.y, new.y, equal_nan=True):
             return None

@@ -2,13 +2,14 @@
 solution: the public entry points for intervals, so callers (the analysis plan, `vakstem fit`)
 need none of the engine's internals.
 
-Cases are resampled within groups; a draw reweights the rows (how often each was drawn) instead
-of copying them, and is refitted from the full-sample estimates by Newton steps with the full
-sample's information as metric (`engine.refine`: about seven passes over the data, each giving
-the objective and its gradient together). Under FIML a draw needs no EM:
-only the covariates' moments (fixed.x), and covariates are complete. Draw j takes its random
-numbers from `SeedSequence(seed, spawn_key=(j,))`, so the draws, and the intervals, are the
-same whether they run in one process or in several.
+Cases are resampled within groups (whole clusters when the fit has a `cluster`); a draw
+reweights the rows (how often each was drawn) instead of copying them, and is refitted from
+the full-sample estimates by Newton steps with the full sample's information as metric
+(`engine.refine`: about seven passes over the data, each giving the objective and its gradient
+together). Under FIML a draw needs no EM: only the covariates' moments (fixed.x), and
+covariates are complete. Draw j takes its random numbers from `SeedSequence(seed,
+spawn_key=(j,))`, so the draws, and the intervals, are the same whether they run in one
+process or in several.
 """
 
 from __future__ import annotations
@@ -115,8 +116,15 @@ def _draw(context: _Context, index: int) -> list[float] | None:
     rng = np.random.default_rng(np.random.SeedSequence(context.entropy, spawn_key=(index,)))
     resampled = []
     for group in context.groups:
-        rows = group.y.shape[0]
-        counts = np.bincount(rng.integers(0, rows, size=rows), minlength=rows).astype(float)
+        if group.clusters is not None:
+            # Clustered data: whole clusters are drawn, each row counting as often as its
+            # cluster was drawn (rows of one cluster are not independent draws).
+            size = int(group.clusters.max()) + 1
+            drawn = np.bincount(rng.integers(0, size, size=size), minlength=size)
+            counts = drawn[group.clusters].astype(float)
+        else:
+            rows = group.y.shape[0]
+            counts = np.bincount(rng.integers(0, rows, size=rows), minlength=rows).astype(float)
         resampled.append(group.reweighted(counts))
     table = context.table
     try:

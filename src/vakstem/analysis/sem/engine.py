@@ -100,6 +100,9 @@ class GroupData:
     y: Array
     missing: bool  # FIML
     weights: Array | None = None
+    #: The cluster of each row as 0, 1, ... (`fit(cluster=...)`): the robust standard errors
+    #: and test then sum the casewise scores within clusters (lavaan's robust.cluster).
+    clusters: NDArray[np.intp] | None = None
     n: int = 0
     mean: Array = field(default_factory=lambda: np.zeros(0))
     cov: Array = field(default_factory=lambda: np.zeros((0, 0)))
@@ -154,7 +157,9 @@ class GroupData:
     def reweighted(self, weights: Array) -> GroupData:
         """The same rows drawn `weights` times each (a bootstrap draw), sharing the layout."""
         if not self.missing:
-            return GroupData(name=self.name, y=self.y, missing=False, weights=weights)
+            return GroupData(
+                name=self.name, y=self.y, missing=False, weights=weights, clusters=self.clusters
+            )
         other = GroupData.__new__(GroupData)
         other.__dict__.update(self.__dict__)
         other.weights = weights

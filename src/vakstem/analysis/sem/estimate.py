@@ -66,8 +66,10 @@ def prepare_groups(
     *,
     missing: str,
     group: str | None,
+    cluster: str | None = None,
 ) -> list[GroupData]:
-    """Check the data against the model and split it into groups (listwise or FIML)."""
+    """Check the data against the model and split it into groups (listwise or FIML), with
+    each row's cluster when `cluster` names one (rows without a cluster are left out)."""
     if data.shape[0] == 0:
         raise DataError("the data is empty: it has no rows")
     columns = [str(c) for c in data.columns]
@@ -90,7 +92,10 @@ def prepare_groups(
         )
     if group is not None and group not in columns:
         raise DataError(f"the group variable {group!r} is not a column of the data")
-    frame = data.loc[:, [*table.ov, *([group] if group else [])]].copy()
+    if cluster is not None and cluster not in columns:
+        raise DataError(f"the cluster variable {cluster!r} is not a column of the data")
+    extra = [c for c in (group, cluster) if c is not None]
+    frame = data.loc[:, [*table.ov, *dict.fromkeys(extra)]].copy()
     for v in table.ov:
         column = frame[v]
         if column.dtype == bool:
@@ -107,6 +112,8 @@ def prepare_groups(
                 )
             frame[v] = converted
         frame[v] = frame[v].astype(float)
+    if cluster is not None:
+        frame = frame[frame[cluster].notna()]
     if group is not None:
         frame = frame[frame[group].notna()]
         labels = list(pd.unique(frame[group]))
@@ -119,7 +126,7 @@ def prepare_groups(
         name = "" if label is None else str(label)
         where = f" in group {name!r}" if label is not None else ""
         if missing == "listwise":
-            values = values[~np.isnan(values).any(axis=1)]
+            keep = ~np.isnan(values).any(axis=1)
         else:
             # As lavaan with fixed.x: FIML models the outcomes given the covariates, so rows
             # missing a covariate are dropped; so are rows with nothing observed.
@@ -127,7 +134,18 @@ def prepare_groups(
             keep = ~np.isnan(values).all(axis=1)
             if xs:
                 keep &= ~np.isnan(values[:, xs]).any(axis=1)
-            values = values[keep]
+        values = values[keep]
+        clusters = None
+        if cluster is not None:
+            clusters = pd.factorize(part[cluster].to_numpy()[keep])[0].astype(np.intp)
+            count = int(clusters.max()) + 1 if clusters.size else 0
+            if count < 2:
+                plural = "s" if count != 1 else ""
+                raise DataError(
+                    f"the cluster variable {cluster!r} has {count} cluster{plural}"
+                    f"{where or ' in the rows used'}; cluster-robust standard errors need at "
+                    "least two (and are only trustworthy with many more)"
+                )
         n = values.shape[0]
         p = len(table.ov)
         if group is not None and n < 2:
@@ -152,7 +170,7 @@ def prepare_groups(
                     f"variable {v!r} has zero variance{where}; the sample covariance matrix is "
                     "not positive definite"
                 )
-        groups.append(GroupData(name=name, y=values, missing=missing == "ml"))
+        groups.append(GroupData(name=name, y=values, missing=missing == "ml", clusters=clusters))
     for g in groups:
         if not g.missing:
             eig = np.linalg.eigvalsh(g.cov / np.sqrt(np.outer(np.diag(g.cov), np.diag(g.cov))))
@@ -305,6 +323,19 @@ def h1_information(model: Model, g: int, h1: tuple[Array, Array]) -> Array:
     return value
 
 
+def cluster_sums(scores: Array, group: GroupData) -> Array:
+    """The casewise scores summed within each cluster and scaled by sqrt(G / (G - 1)), so that
+    their cross-product over N is the cluster-robust first-order information (lavaan's
+    robust.cluster, with the small-sample factor of ``sandwich::vcovCL``); without clusters,
+    the scores themselves."""
+    if group.clusters is None:
+        return scores
+    count = int(group.clusters.max()) + 1
+    sums = np.zeros((count, scores.shape[1]))
+    np.add.at(sums, group.clusters, scores)
+    return sums * math.sqrt(count / (count - 1))
+
+
 def h1_first_order(model: Model, g: int, h1: tuple[Array, Array]) -> Array:
     """First-order unit information of the saturated model of group g (lavaan's B1 at the
     saturated moments: the casewise scores' cross-product over N), once per group like
@@ -313,7 +344,7 @@ def h1_first_order(model: Model, g: int, h1: tuple[Array, Array]) -> Array:
     found = _cached(group, "B1", model, h1)
     if found is not None:
         return found
-    scores = model_scores_unstructured(model, group, h1)
+    scores = cluster_sums(model_scores_unstructured(model, group, h1), group)
     value = np.asarray(scores.T @ scores / group.n, dtype=np.float64)
     group.cache[_cache_key("B1", model, h1)] = value
     return value
@@ -379,7 +410,7 @@ def estimate(
             scores = model.casewise_scores(theta, g, structured=True)
             # Delta' B1 Delta with B1 = S'S/n, as (S Delta)'(S Delta)/n: S is n x (moments),
             # Delta (moments) x (parameters), so the n x moments^2 product is never formed.
-            projected = scores @ model.delta(theta, g)
+            projected = cluster_sums(scores @ model.delta(theta, g), group)
             b0_g = projected.T @ projected / group.n
             b0_groups.append(b0_g)
             b0 += group.n / n * b0_g

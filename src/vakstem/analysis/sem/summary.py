@@ -48,6 +48,14 @@ def render_summary(result: FitResult) -> str:
             out.append(_line(f"  {label}", str(n)))
     else:
         out.append(_line("Number of observations", str(result.n_obs[0])))
+    if result.cluster is not None:
+        # As lavaan prints it: the clusters per group, or of the single group.
+        if result.group:
+            out.append(_line(f"Number of clusters [{result.cluster}] per group:", ""))
+            for label, count in zip(result.group_labels, result.n_clusters, strict=True):
+                out.append(_line(f"  {label}", str(count)))
+        else:
+            out.append(_line(f"Number of clusters [{result.cluster}]", str(result.n_clusters[0])))
     if result.missing == "ml":
         out.append(_line("Missing data handling", "full information ML"))
     out.append("")
