@@ -514,13 +514,19 @@ class _Run:
             try:
                 _enough_rows(spec, frame)
                 fitted = sem_api.fit(
-                    spec.syntax, frame, estimator="MLR", missing=spec.missing, std_lv=spec.std_lv
+                    spec.syntax,
+                    frame,
+                    estimator="MLR",
+                    missing=spec.missing,
+                    std_lv=spec.std_lv,
+                    cluster=CLUSTER if spec.cluster else None,
                 )
                 entry.update(
                     {
                         "estimator": "ML and MLR",
                         "missing": spec.missing,
                         "nobs": sum(fitted.n_obs),
+                        "cluster": self._cluster_entry(fitted),
                         "fit": _fit_block(fitted),
                         "loadings": _parameters(fitted, ["=~"]),
                         "warnings": fitted.warnings,
@@ -532,6 +538,17 @@ class _Run:
         result.data["models"] = models
         if models and all(m["status"] != "ok" for m in models):
             raise StepSkipped("; ".join(f"{m['id']}: {m['message']}" for m in models))
+
+    def _cluster_entry(self, fitted: sem_api.FitResult) -> dict[str, Any] | None:
+        """What a cluster-robust fit was robust to: the plan's cluster variable and how many
+        clusters the rows fell in (a respondent without one counts as a cluster of one)."""
+        if fitted.cluster is None:
+            return None
+        settings = _settings(self.study, "multilevel")
+        return {
+            "variable": settings.get("cluster") or self.study.analysis.cluster,
+            "clusters": sum(fitted.n_clusters),
+        }
 
     # step 5
     def _structural(self, result: StepResult) -> None:
@@ -549,6 +566,7 @@ class _Run:
                     estimator=spec.estimator,
                     missing=spec.missing,
                     std_lv=spec.std_lv,
+                    cluster=CLUSTER if spec.cluster else None,
                 )
                 draws = self.options.bootstrap
                 if draws is None:
@@ -568,6 +586,7 @@ class _Run:
                         "estimator": spec.estimator,
                         "missing": spec.missing,
                         "nobs": sum(fitted.n_obs),
+                        "cluster": self._cluster_entry(fitted),
                         "fit": _fit_block(fitted),
                         "loadings": _parameters(fitted, ["=~"]),
                         "regressions": regressions,

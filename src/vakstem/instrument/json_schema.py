@@ -116,6 +116,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "missing": "listwise deletion or full-information ml.",
         "std_lv": "Fix latent variances to 1 instead of the first loading.",
         "bootstrap": "Bootstrap draws for defined parameters (0: none).",
+        "cluster": "Standard errors, test and bootstrap robust to the nesting in the plan's "
+        "cluster variable (lavaan's cluster =); needs estimator MLR and analysis.cluster.",
     },
     "StudySettings": {
         "anonymous": "Whether responses are anonymous.",

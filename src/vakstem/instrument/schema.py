@@ -144,6 +144,10 @@ class ModelSpec(_Model):
     std_lv: bool = False
     #: Defined parameters (`:=`) to bootstrap.
     bootstrap: int = 0
+    #: Standard errors, test and bootstrap robust to the nesting in the plan's cluster variable
+    #: (respondents of one organisation are not independent), as lavaan's ``cluster =``.
+    #: Needs estimator MLR and `analysis.cluster`.
+    cluster: bool = False
 
 
 class AnalysisPlan(_Model):

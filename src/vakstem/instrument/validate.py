@@ -510,8 +510,24 @@ def check_scales(c: _Checker) -> None:
 
 
 def check_analysis(c: _Checker) -> None:
-    """The clustering and grouping variables exist."""
+    """The clustering and grouping variables exist, and a model that asks for cluster-robust
+    standard errors has MLR and a cluster variable to work with."""
     plan = c.study.analysis
+    for m, model in enumerate(plan.models):
+        if not model.cluster:
+            continue
+        if model.estimator != "MLR":
+            c.add(
+                f"model {model.id!r}: cluster-robust standard errors (cluster: true) are MLR's; "
+                "set estimator: MLR",
+                ("analysis", "models", m, "estimator"),
+            )
+        if plan.cluster is None and not plan.settings.get("multilevel", {}).get("cluster"):
+            c.add(
+                f"model {model.id!r}: cluster: true needs the plan's cluster variable "
+                "(analysis: cluster: <variable>, e.g. the organisation)",
+                ("analysis", "models", m, "cluster"),
+            )
     if plan.cluster is not None and plan.cluster not in c.variables:
         c.add(
             f"analysis cluster: unknown variable {plan.cluster!r}"
