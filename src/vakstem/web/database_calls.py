@@ -21,7 +21,11 @@ worker. With PostgreSQL on the same machine inline measured faster there too (31
 try on such a set-up.
 
 Work that can take long (the closing page's personal comparison waits up to two seconds for its
-scoring) is always sent to the thread pool, whatever the mode.
+scoring) is always sent to the thread pool, whatever the mode. The price of inline calls: while
+another process holds SQLite's write lock for long (a purge of a large study, an import), a
+worker waiting for it serves none of its other requests either, where with the pool only the
+waiting writes stood still. Such writes are rare maintenance; run them outside fieldwork hours
+or set `VAKSTEM_DATABASE_CALLS=threads`.
 """
 
 from __future__ import annotations
