@@ -77,6 +77,12 @@ def fit(
     if bootstrap < 0:
         err.print("[red]error:[/red] --bootstrap must be zero or more draws")
         raise typer.Exit(2)
+    if cluster is not None and estimator.upper() != "MLR":
+        err.print(
+            "[red]error:[/red] --cluster gives cluster-robust standard errors and test, which "
+            "are MLR's: add --estimator MLR"
+        )
+        raise typer.Exit(2)
     text = _read_model(model)
     frame = _read_data(data)
     equal = [part.strip() for part in group_equal.split(",") if part.strip()]

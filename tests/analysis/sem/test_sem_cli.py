@@ -175,4 +175,5 @@ def test_cluster_option_gives_lavaans_cluster_robust_fit(tmp_path: Path) -> None
     assert payload["options"]["cluster"] == "org" and payload["nclusters"] == [43]
     assert payload["fit"]["chisq.scaled"] == pytest.approx(spec["fit"]["chisq.scaled"], rel=1e-6)
     code, _, stderr = run(*args[:-2], "--cluster", "org")
-    assert code == 1 and "use estimator='MLR'" in stderr
+    assert code == 2 and "--cluster gives cluster-robust" in stderr
+    assert "add --estimator MLR" in stderr
