@@ -75,6 +75,11 @@ def test_researcher_logs_in_opens_the_dashboard_and_downloads_an_export(
         page.click("text=Responsen")
         expect(page.locator("h1")).to_have_text("Responsen")
         _axe(page, "responses", problems)
+
+        page.click("nav.console-nav >> text=Analyses")
+        expect(page.locator("h1")).to_have_text("Analyses")
+        expect(page.locator("table.data")).to_contain_text("Er is nog geen analyse opgeslagen.")
+        _axe(page, "analyses", problems)
     finally:
         context.close()
     assert not problems, "\n".join(problems)

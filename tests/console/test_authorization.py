@@ -73,6 +73,8 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("POST", "/console/studies/{study_id}/reach/tags"): OWNER,
     ("POST", "/console/studies/{study_id}/reach/quotas"): OWNER,
     ("POST", "/console/studies/{study_id}/reach/invitations"): OWNER,
+    ("GET", "/console/studies/{study_id}/analyses"): VIEWER,
+    ("GET", "/console/studies/{study_id}/analyses/{run_id}/report.html"): VIEWER,
     ("GET", "/api/v1/studies/{study_id}/reach"): VIEWER,
     ("POST", "/api/v1/studies/{study_id}/bounces"): OWNER,
 }
@@ -112,8 +114,11 @@ def test_every_route_is_classified(app: FastAPI) -> None:
     assert not gone, f"REQUIRED lists routes that do not exist: {sorted(gone)}"
 
 
-def _fill(path: str, world: World, principal: str, token_ids: dict[str, int]) -> str:
+def _fill(
+    path: str, world: World, principal: str, token_ids: dict[str, int], run_id: int = 0
+) -> str:
     values = {
+        "run_id": str(run_id),
         "study_id": "alpha",
         "response_id": world.completed,
         "user_id": str(world.users["spare"].id),
@@ -171,6 +176,14 @@ def test_every_route_refuses_or_allows_each_role_as_declared(app: FastAPI, world
     invitations.import_csv(
         world.engine, Settings(secret_key="matrix"), "alpha", b"email\nnobody@example.org\n"
     )
+    # A stored analysis run of alpha, so that its report is found for those allowed.
+    from vakstem.analysis.plan import PlanOptions, data_from_store, run_plan
+    from vakstem.store.analysis_runs import save_run
+    from vakstem.store.studies import get_study
+
+    alpha = get_study(world.engine, "alpha").study
+    results = run_plan(alpha, data_from_store(world.engine, alpha), PlanOptions(bootstrap=0))
+    run_id = save_run(world.engine, "alpha", results.to_dict())
     for name in ("outsider", "viewer", "researcher", "owner"):
         user = world.users[name]
         api_tokens[name] = world.accounts.create_api_token(user, "matrix")
@@ -184,7 +197,7 @@ def test_every_route_refuses_or_allows_each_role_as_declared(app: FastAPI, world
             for method, path in routes:
                 rule = REQUIRED[(method, path)]
                 is_api = path.startswith("/api/")
-                url = _fill(path, world, principal, token_ids)
+                url = _fill(path, world, principal, token_ids, run_id)
                 response = _request(client, method, url, csrf, api_tokens.get(principal))
                 expected = _expected(rule, principal, method, is_api)
                 status = response.status_code

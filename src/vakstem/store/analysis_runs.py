@@ -2,8 +2,8 @@
 the plan (which fits SEM models with bootstrap draws and takes minutes).
 
 `vakstem analyse STUDY` saves each run on the store's data here; the public summary reads the
-latest one. The table is registered on the store's shared metadata; migration
-0006_analysis_runs creates it.
+latest one, and the console lists them with what changed in the responses since. The table is
+registered on the store's shared metadata; migration 0006_analysis_runs creates it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from vakstem.service.types import StudyNotFound
 from vakstem.store.engine import write_transaction
-from vakstem.store.tables import Json, UTCDateTime, metadata, studies
+from vakstem.store.tables import Json, UTCDateTime, metadata, responses, studies
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -140,3 +140,90 @@ def latest_run_id(engine: Engine, study_id: str) -> int | None:
             .limit(1)
         ).scalar()
     return None if run is None else int(run)
+
+
+@dataclass(frozen=True)
+class RunListing:
+    """A stored run as the console lists it: provenance without the (large) results."""
+
+    id: int
+    created_at: datetime
+    data_sha256: str
+    plan_sha256: str
+    seed: int
+    vakstem_version: str
+    n_used: int
+
+
+def list_runs(engine: Engine, study_id: str, limit: int = 100) -> list[RunListing]:
+    """The study's stored runs, newest first."""
+    c = analysis_runs.c
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                c.id,
+                c.created_at,
+                c.data_sha256,
+                c.plan_sha256,
+                c.seed,
+                c.vakstem_version,
+                c.n_used,
+            )
+            .where(c.study_id == study_id)
+            .order_by(c.created_at.desc(), c.id.desc())
+            .limit(limit)
+        ).all()
+    return [RunListing(*row) for row in rows]
+
+
+def get_run(engine: Engine, study_id: str, run_id: int) -> AnalysisRun | None:
+    """One stored run of `study_id` (None when it has no run with that id)."""
+    with engine.connect() as conn:
+        row = (
+            conn.execute(
+                sa.select(analysis_runs).where(
+                    analysis_runs.c.study_id == study_id, analysis_runs.c.id == run_id
+                )
+            )
+            .mappings()
+            .first()
+        )
+    return None if row is None else AnalysisRun(**dict(row))
+
+
+@dataclass(frozen=True)
+class SinceRun:
+    """What changed in the responses after a run: completes it could not include, and
+    responses completed before it that have been withdrawn since (their answers are gone, but
+    the run's aggregates still count them until the plan runs again)."""
+
+    completed: int
+    withdrawn: int
+
+
+def changes_since(engine: Engine, study_id: str, when: datetime) -> SinceRun:
+    """Completes and withdrawals of `study_id` after `when` (test responses not counted)."""
+    r = responses.c
+    with engine.connect() as conn:
+        completed = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(responses)
+            .where(
+                r.study_id == study_id,
+                r.status == "completed",
+                r.is_test.is_(False),
+                r.completed_at > when,
+            )
+        ).scalar_one()
+        withdrawn = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(responses)
+            .where(
+                r.study_id == study_id,
+                r.status == "withdrawn",
+                r.completed_at.is_not(None),
+                r.completed_at <= when,
+                r.updated_at > when,
+            )
+        ).scalar_one()
+    return SinceRun(completed=int(completed), withdrawn=int(withdrawn))

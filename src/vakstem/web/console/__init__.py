@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from vakstem.web.console import api, pages
+from vakstem.web.console import analyses, api, pages
 from vakstem.web.console.auth import ConsoleAuth
 from vakstem.web.context import WebContext
 
@@ -15,6 +15,7 @@ def build_router(web: WebContext) -> APIRouter:
     router = APIRouter()
     router.include_router(pages.build_router(web, auth))
     router.include_router(api.build_router(auth))
+    router.include_router(analyses.build_router(web, auth))
     router.include_router(
         __import__("vakstem.web.console.reach").web.console.reach.build_router(web, auth)
     )
