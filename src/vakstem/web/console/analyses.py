@@ -10,7 +10,6 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 
-from vakstem.analysis.report import render_report
 from vakstem.instrument.schema import text_in
 from vakstem.service.accounts import Role
 from vakstem.store.analysis_runs import changes_since, get_run, list_runs
@@ -69,6 +68,10 @@ def build_router(web: WebContext, auth: ConsoleAuth) -> APIRouter:
         run = await run_in_threadpool(get_run, engine, study_id, run_id)
         if run is None:
             raise HTTPException(404, detail="no stored analysis run with this number")
+        # Imported here: the report brings matplotlib and scipy, which a web worker should not
+        # load at start-up for a page that few requests ask for.
+        from vakstem.analysis.report import render_report
+
         html = await run_in_threadpool(render_report, run.results)
         stamp = run.created_at.strftime("%Y%m%d-%H%M")
         return HTMLResponse(
