@@ -6,6 +6,7 @@ defined parameters with delta-method standard errors."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +21,7 @@ from vakstem.analysis.sem.engine import (
     check_information,
     em_saturated,
     group_loglik,
-    moment_scores,
+    moment_score_blocks,
     optimise,
     saturated_observed_information,
     vech_indices,
@@ -323,6 +324,28 @@ def h1_information(model: Model, g: int, h1: tuple[Array, Array]) -> Array:
     return value
 
 
+def first_order(blocks: Iterator[tuple[NDArray[np.intp], Array]], group: GroupData) -> Array:
+    """The cross-product over N of casewise scores given a block of rows at a time (the
+    first-order unit information), summed within clusters first when the group has them
+    (see `cluster_sums`): the whole rows x moments matrix is never held."""
+    if group.clusters is None:
+        total: Array | None = None
+        for _rows, scores in blocks:
+            part = scores.T @ scores
+            total = part if total is None else total + part
+        assert total is not None
+        return np.asarray(total / group.n, dtype=np.float64)
+    count = int(group.clusters.max()) + 1
+    sums: Array | None = None
+    for rows, scores in blocks:
+        if sums is None:
+            sums = np.zeros((count, scores.shape[1]))
+        np.add.at(sums, group.clusters[rows], scores)
+    assert sums is not None
+    sums *= math.sqrt(count / (count - 1))
+    return np.asarray(sums.T @ sums / group.n, dtype=np.float64)
+
+
 def cluster_sums(scores: Array, group: GroupData) -> Array:
     """The casewise scores summed within each cluster and scaled by sqrt(G / (G - 1)), so that
     their cross-product over N is the cluster-robust first-order information (lavaan's
@@ -344,8 +367,7 @@ def h1_first_order(model: Model, g: int, h1: tuple[Array, Array]) -> Array:
     found = _cached(group, "B1", model, h1)
     if found is not None:
         return found
-    scores = cluster_sums(model_scores_unstructured(model, group, h1), group)
-    value = np.asarray(scores.T @ scores / group.n, dtype=np.float64)
+    value = first_order(model_score_blocks_unstructured(model, group, h1), group)
     group.cache[_cache_key("B1", model, h1)] = value
     return value
 
@@ -407,10 +429,14 @@ def estimate(
         b0_groups = []
         b0 = np.zeros_like(information)
         for g, group in enumerate(model.groups):
-            scores = model.casewise_scores(theta, g, structured=True)
             # Delta' B1 Delta with B1 = S'S/n, as (S Delta)'(S Delta)/n: S is n x (moments),
-            # Delta (moments) x (parameters), so the n x moments^2 product is never formed.
-            projected = cluster_sums(scores @ model.delta(theta, g), group)
+            # Delta (moments) x (parameters), so the n x moments^2 product is never formed,
+            # and S itself only a block of rows at a time.
+            delta = model.delta(theta, g)
+            projected = np.empty((group.y.shape[0], delta.shape[1]))
+            for rows, scores in model.casewise_score_blocks(theta, g):
+                projected[rows] = scores @ delta
+            projected = cluster_sums(projected, group)
             b0_g = projected.T @ projected / group.n
             b0_groups.append(b0_g)
             b0 += group.n / n * b0_g
@@ -471,10 +497,12 @@ def _x_marginal_loglik(model: Model, h1: list[tuple[Array, Array]]) -> float:
     return total
 
 
-def model_scores_unstructured(model: Model, group: GroupData, h1: tuple[Array, Array]) -> Array:
-    """Casewise scores at the saturated (sample or EM) moments."""
+def model_score_blocks_unstructured(
+    model: Model, group: GroupData, h1: tuple[Array, Array]
+) -> Iterator[tuple[NDArray[np.intp], Array]]:
+    """Casewise scores at the saturated (sample or EM) moments, a block of rows at a time."""
     mu, sigma = h1
-    return moment_scores(group, sigma, mu, model.meanstructure)
+    return moment_score_blocks(group, sigma, mu, model.meanstructure)
 
 
 def baseline_table(table: ParTable) -> ParTable:
