@@ -1,7 +1,8 @@
 """The robust (MLR) standard errors and test are built from casewise scores a block of rows at
 a time, so that the whole rows x moments matrix is never held (it was the analysis plan's memory
-peak: about 1.5 GB at 77,000 responses). Blocks of a few rows must give what one block gives,
-for complete data, FIML (blocks within missing-data patterns) and clusters."""
+peak: about 1.5 GB at 77,000 responses). Blocks of a few rows, with the cross-products gathered
+in buffers of another size, must give what one block gives, for complete data, FIML (blocks
+within missing-data patterns), groups and clusters."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vakstem.analysis.sem import engine, fit
+from vakstem.analysis.sem import engine, estimate, fit
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NESTED = """
@@ -40,6 +41,9 @@ def test_scores_in_small_blocks_give_the_same_robust_results(
     whole = fit(model, frame, estimator="MLR", **options)
     assert frame.shape[0] < engine.SCORE_BLOCK_ROWS  # one block by default
     monkeypatch.setattr(engine, "SCORE_BLOCK_ROWS", 7)
+    # The cross-products gather blocks into buffers of their own size: one that fills and
+    # flushes many times, across blocks and missing-data patterns.
+    monkeypatch.setattr(estimate, "SCORE_BLOCK_ROWS", 5)
     blocked = fit(model, frame, estimator="MLR", **options)
     np.testing.assert_allclose(blocked.parameters["se"], whole.parameters["se"], rtol=1e-10)
     for measure in ("chisq.scaled", "chisq.scaling.factor", "cfi.robust", "rmsea.robust"):

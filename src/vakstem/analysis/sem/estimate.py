@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from vakstem.analysis.sem.engine import (
+    SCORE_BLOCK_ROWS,
     Array,
     GroupData,
     Model,
@@ -329,11 +330,27 @@ def first_order(blocks: Iterator[tuple[NDArray[np.intp], Array]], group: GroupDa
     first-order unit information), summed within clusters first when the group has them
     (see `cluster_sums`): the whole rows x moments matrix is never held."""
     if group.clusters is None:
-        total: Array | None = None
+        # Under FIML the blocks follow the missing-data patterns, most of them a few rows:
+        # they are gathered into full blocks first, so that each cross-product is one large
+        # matrix product rather than hundreds of small ones.
+        total = np.zeros((0, 0))
+        buffer = np.zeros((0, 0))
+        filled = 0
         for _rows, scores in blocks:
-            part = scores.T @ scores
-            total = part if total is None else total + part
-        assert total is not None
+            if not buffer.size:
+                buffer = np.empty((SCORE_BLOCK_ROWS, scores.shape[1]))
+                total = np.zeros((scores.shape[1], scores.shape[1]))
+            start = 0
+            while start < scores.shape[0]:
+                take = min(scores.shape[0] - start, SCORE_BLOCK_ROWS - filled)
+                buffer[filled : filled + take] = scores[start : start + take]
+                filled += take
+                start += take
+                if filled == SCORE_BLOCK_ROWS:
+                    total += buffer.T @ buffer
+                    filled = 0
+        if filled:
+            total += buffer[:filled].T @ buffer[:filled]
         return np.asarray(total / group.n, dtype=np.float64)
     count = int(group.clusters.max()) + 1
     sums: Array | None = None
