@@ -241,8 +241,7 @@ def _factor_starts(
                 else:
                     squared = 0.5 * float(cov[v, v])
                 squared = min(max(squared, 0.05 * cov[v, v]), 0.95 * cov[v, v])
-                sign = 1.0 if not others or sum(cov[v, k] for k in others) >= 0 else -1.0
-                loading[v] = sign * math.sqrt(squared)
+                loading[v] = _sign_to_marker(cov, v, observed) * math.sqrt(squared)
             marker = loading[observed[0]]
             psi = marker**2
             out[(g, name)] = (
@@ -250,6 +249,21 @@ def _factor_starts(
                 {table.ov[v]: value / marker for v, value in loading.items()},
             )
     return out
+
+
+def _sign_to_marker(cov: Array, v: int, observed: list[int]) -> float:
+    """The sign of indicator v's loading relative to the first indicator's: that of their
+    covariance (lambda_v lambda_1 psi), or, where it is about zero, of the products through
+    the other indicators. A reverse-keyed item then starts negative; judging each indicator by
+    the sum of its covariances (as before) gave a negatively related marker the wrong sign, and
+    the optimiser ran off from such starts where lavaan converges."""
+    first = observed[0]
+    if v == first:
+        return 1.0
+    if abs(cov[v, first]) > 1e-8 * math.sqrt(cov[v, v] * cov[first, first]):
+        return 1.0 if cov[v, first] > 0 else -1.0
+    votes = sum(float(cov[v, j] * cov[j, first]) for j in observed if j not in (v, first))
+    return 1.0 if votes >= 0 else -1.0
 
 
 def start_values(table: ParTable, h1: list[tuple[Array, Array]], std_lv: bool) -> Array:
