@@ -204,26 +204,18 @@ class SinceRun:
 def changes_since(engine: Engine, study_id: str, when: datetime) -> SinceRun:
     """Completes and withdrawals of `study_id` after `when` (test responses not counted)."""
     r = responses.c
+    completed_since = sa.and_(r.status == "completed", r.is_test.is_(False), r.completed_at > when)
+    # Withdrawn after the run, having completed before it: counted by the run, gone since.
+    withdrawn_since = sa.and_(
+        r.status == "withdrawn",
+        r.completed_at.is_not(None),
+        r.completed_at <= when,
+        r.updated_at > when,
+    )
     with engine.connect() as conn:
-        completed = conn.execute(
-            sa.select(sa.func.count())
-            .select_from(responses)
-            .where(
-                r.study_id == study_id,
-                r.status == "completed",
-                r.is_test.is_(False),
-                r.completed_at > when,
-            )
-        ).scalar_one()
-        withdrawn = conn.execute(
-            sa.select(sa.func.count())
-            .select_from(responses)
-            .where(
-                r.study_id == study_id,
-                r.status == "withdrawn",
-                r.completed_at.is_not(None),
-                r.completed_at <= when,
-                r.updated_at > when,
-            )
-        ).scalar_one()
+        completed, withdrawn = conn.execute(
+            sa.select(
+                sa.func.count().filter(completed_since), sa.func.count().filter(withdrawn_since)
+            ).where(r.study_id == study_id)
+        ).one()
     return SinceRun(completed=int(completed), withdrawn=int(withdrawn))

@@ -10,13 +10,12 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 
-from vakstem.instrument.schema import text_in
 from vakstem.service.accounts import Role
 from vakstem.store.analysis_runs import changes_since, get_run, list_runs
 from vakstem.web.console.auth import ConsoleAuth, StudyAccess
 from vakstem.web.console.i18n import ConsoleCatalogues
+from vakstem.web.console.study_page import study_page
 from vakstem.web.context import WebContext
-from vakstem.web.jinja import render_template
 
 
 def build_router(web: WebContext, auth: ConsoleAuth) -> APIRouter:
@@ -38,29 +37,17 @@ def build_router(web: WebContext, auth: ConsoleAuth) -> APIRouter:
             if listed
             else None
         )
-        title = text_in(access.stored.study.title, lang)
-        html = render_template(
-            web.env,
+        return study_page(
+            web,
+            auth,
             catalogues,
+            request,
+            access,
             "console/analyses.html",
-            language=lang,
-            who=access.who,
-            user=access.who.user,
-            csrf=auth.csrf(access.who),
-            access=access,
-            Role=Role,
-            switch=web.language_switch(request, lang, ("nl", "en")),
-            study_title=title,
-            header_title=f"Vakstem · {title}",
+            lang,
             runs=listed,
             since=since,
-            notice="",
-            error="",
-            problems=[],
         )
-        response = HTMLResponse(html)
-        response.headers["cache-control"] = "no-store"
-        return response
 
     @router.get("/{run_id}/report.html")
     async def report(request: Request, study_id: str, run_id: int) -> Response:

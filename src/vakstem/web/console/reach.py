@@ -16,9 +16,8 @@ from fastapi.concurrency import run_in_threadpool
 from markupsafe import Markup
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
-from vakstem.instrument.schema import text_in
 from vakstem.service import audit, links, quotas
 from vakstem.service import invitations as inv
 from vakstem.service.accounts import Role
@@ -26,8 +25,8 @@ from vakstem.service.types import DomainError
 from vakstem.web.console.api import ERRORS, TAG
 from vakstem.web.console.auth import ConsoleAuth, StudyAccess, form_str
 from vakstem.web.console.i18n import ConsoleCatalogues
+from vakstem.web.console.study_page import study_page
 from vakstem.web.context import WebContext
-from vakstem.web.jinja import render_template
 
 #: Largest invitation CSV accepted by the upload, in bytes (about 50,000 addresses).
 MAX_CSV_BYTES = 4 * 1024 * 1024
@@ -132,20 +131,15 @@ def _pages(web: WebContext, auth: ConsoleAuth) -> APIRouter:
                     "file": count.source or "link",
                 }
             )
-        title = text_in(access.stored.study.title, lang)
-        html = render_template(
-            web.env,
+        return study_page(
+            web,
+            auth,
             catalogues,
+            request,
+            access,
             "console/reach.html",
-            language=lang,
-            who=access.who,
-            user=access.who.user,
-            csrf=auth.csrf(access.who),
-            access=access,
-            Role=Role,
-            switch=web.language_switch(request, lang, ("nl", "en")),
-            study_title=title,
-            header_title=f"Vakstem · {title}",
+            lang,
+            status_code=status_code,
             rows=rows,
             file_tags=set(access.stored.study.sources),
             summary=await run_in_threadpool(inv.summary, engine, study_id),
@@ -154,9 +148,6 @@ def _pages(web: WebContext, auth: ConsoleAuth) -> APIRouter:
             error=error,
             problems=problems or [],
         )
-        response = HTMLResponse(html, status_code=status_code)
-        response.headers["cache-control"] = "no-store"
-        return response
 
     def back(study_id: str) -> RedirectResponse:
         return RedirectResponse(f"/console/studies/{quote(study_id)}/reach?notice=saved", 303)
