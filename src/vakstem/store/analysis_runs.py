@@ -48,17 +48,23 @@ class AnalysisRunError(ValueError):
 
 
 @dataclass(frozen=True)
-class AnalysisRun:
-    """One stored run: its provenance and the results as `PlanResults.to_dict()` gave them."""
+class RunListing:
+    """A stored run as the console lists it: provenance without the (large) results."""
 
     id: int
-    study_id: str
     created_at: datetime
     data_sha256: str
     plan_sha256: str
     seed: int
     vakstem_version: str
     n_used: int
+
+
+@dataclass(frozen=True)
+class AnalysisRun(RunListing):
+    """One stored run: its provenance and the results as `PlanResults.to_dict()` gave them."""
+
+    study_id: str
     results: dict[str, Any]
 
 
@@ -140,19 +146,6 @@ def latest_run_id(engine: Engine, study_id: str) -> int | None:
             .limit(1)
         ).scalar()
     return None if run is None else int(run)
-
-
-@dataclass(frozen=True)
-class RunListing:
-    """A stored run as the console lists it: provenance without the (large) results."""
-
-    id: int
-    created_at: datetime
-    data_sha256: str
-    plan_sha256: str
-    seed: int
-    vakstem_version: str
-    n_used: int
 
 
 def list_runs(engine: Engine, study_id: str, limit: int = 100) -> list[RunListing]:

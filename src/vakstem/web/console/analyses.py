@@ -24,8 +24,7 @@ def build_router(web: WebContext, auth: ConsoleAuth) -> APIRouter:
     catalogues = ConsoleCatalogues(web.catalogues)
 
     async def access_of(request: Request, study_id: str) -> StudyAccess:
-        who = await run_in_threadpool(auth.session_who, request)
-        return await run_in_threadpool(auth.study, who, study_id, Role.VIEWER)
+        return await auth.page_access(request, study_id, Role.VIEWER)
 
     @router.get("")
     async def runs(request: Request, study_id: str) -> Response:

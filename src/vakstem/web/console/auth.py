@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
@@ -181,6 +182,11 @@ class ConsoleAuth:
         if not role.at_least(needed):
             raise HTTPException(403, detail=f"this needs the role {needed.value}")
         return StudyAccess(who, role, stored)
+
+    async def page_access(self, request: Request, study_id: str, needed: Role) -> StudyAccess:
+        """`study` for a console page: the session's caller, checked off the event loop."""
+        who = await run_in_threadpool(self.session_who, request)
+        return await run_in_threadpool(self.study, who, study_id, needed)
 
     def my_studies(self, user: User) -> dict[str, Role]:
         if user.is_admin:

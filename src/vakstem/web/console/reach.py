@@ -101,8 +101,7 @@ def _pages(web: WebContext, auth: ConsoleAuth) -> APIRouter:
     catalogues = ConsoleCatalogues(web.catalogues)
 
     async def access_of(request: Request, study_id: str, needed: Role) -> StudyAccess:
-        who = await run_in_threadpool(auth.session_who, request)
-        return await run_in_threadpool(auth.study, who, study_id, needed)
+        return await auth.page_access(request, study_id, needed)
 
     def base_url(request: Request) -> str:
         return web.settings.public_url if web.settings.public_url else str(request.base_url)
