@@ -676,11 +676,10 @@ class _Run:
                 subset = frame[frame[group].map(lambda v: str(_plain(v))).isin(kept)].copy()
                 subset[GROUP] = subset[group].map(lambda v: str(_plain(v)))
                 subset = subset.sort_values(GROUP, kind="stable").reset_index(drop=True)
-                too_small = _too_small_for_model(spec, subset)
+                too_small, caution = _group_sizes(spec, subset)
                 if too_small:
                     entry.update({"status": "failed", "message": too_small})
                     continue
-                caution = _few_rows_warning(spec, subset)
                 entry["warnings"] = [caution] if caution else []
                 try:
                     steps = _invariance_sequence(spec, subset)
@@ -840,53 +839,39 @@ def standardized_intervals(fitted: sem_api.FitResult) -> dict[str, dict[str, flo
     return sem.standardized_intervals(fitted)
 
 
-def _usable_rows(spec: ModelSpec, frame: pd.DataFrame) -> tuple[int, int, pd.Series] | None:
-    """The configural model's free parameters and observed variables per group, and each
-    group's usable rows (complete ones for listwise, any observed value for FIML); None when a
-    model variable is not a column (the fit itself names it)."""
+def _group_sizes(spec: ModelSpec, frame: pd.DataFrame) -> tuple[str | None, str | None]:
+    """Judged before fitting the configural model, from each group's usable rows (complete
+    ones for listwise, any observed value for FIML): why it cannot be estimated in some group,
+    and a caution about groups with little data; None for either when there is none (or when
+    a model variable is not a column: the fit itself names it).
+
+    A group with no more usable rows than observed variables has a singular covariance matrix,
+    so there is no ML estimate (the optimiser would spend all its iterations finding that
+    out). A group with fewer rows than the model's free parameters per group is still fitted:
+    the model is identified, but its estimates there rest on little data and the difference
+    tests lose power."""
     table = build_partable(parse_model(spec.syntax), n_groups=1, meanstructure=True)
     observed = [v for v in table.ov if v in frame.columns]
     if len(observed) < len(table.ov):
-        return None
+        return None, None
     values = frame[observed]
     usable = (
         values.notna().all(axis=1) if spec.missing == "listwise" else values.notna().any(axis=1)
     )
-    return table.n_free, len(observed), usable.groupby(frame[GROUP]).sum()
-
-
-def _too_small_for_model(spec: ModelSpec, frame: pd.DataFrame) -> str | None:
-    """Why the configural model cannot be estimated in some group, judged before fitting: a
-    group with no more usable rows than observed variables has a singular covariance matrix,
-    so there is no ML estimate (the optimiser would spend all its iterations finding that
-    out). None when every group has enough rows."""
-    counted = _usable_rows(spec, frame)
-    if counted is None:
-        return None
-    _free, variables, sizes = counted
-    small = {str(g): int(n) for g, n in sizes.items() if n <= variables}
+    sizes = {str(g): int(n) for g, n in usable.groupby(frame[GROUP]).sum().items()}
+    variables, free = len(observed), table.n_free
+    singular = {g: n for g, n in sizes.items() if n <= variables}
+    if singular:
+        return (
+            "the configural model cannot be estimated in "
+            + ", ".join(f"group {g!r} ({n} usable rows)" for g, n in singular.items())
+            + f": with {variables} observed variables a group needs more than {variables} "
+            "usable rows for its covariance matrix; raise min_group_size or leave the group out"
+        ), None
+    small = {g: n for g, n in sizes.items() if n < free}
     if not small:
-        return None
-    return (
-        "the configural model cannot be estimated in "
-        + ", ".join(f"group {g!r} ({n} usable rows)" for g, n in small.items())
-        + f": with {variables} observed variables a group needs more than {variables} usable "
-        "rows for its covariance matrix; raise min_group_size or leave the group out"
-    )
-
-
-def _few_rows_warning(spec: ModelSpec, frame: pd.DataFrame) -> str | None:
-    """A caution (the fit still runs) for groups with fewer usable rows than the configural
-    model has free parameters per group: the model is identified, but its estimates in such
-    a group rest on little data and the difference tests lose power."""
-    counted = _usable_rows(spec, frame)
-    if counted is None:
-        return None
-    free, _variables, sizes = counted
-    small = {str(g): int(n) for g, n in sizes.items() if n < free}
-    if not small:
-        return None
-    return (
+        return None, None
+    return None, (
         ", ".join(f"group {g!r} has {n} usable rows" for g, n in small.items())
         + f" for {free} free parameters per group: its estimates rest on little data and the "
         "difference tests have little power; read the comparison with care"

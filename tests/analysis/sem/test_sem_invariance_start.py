@@ -12,9 +12,8 @@ import pytest
 
 from vakstem.analysis.plan import (
     GROUP,
-    _few_rows_warning,
+    _group_sizes,
     _invariance_sequence,
-    _too_small_for_model,
 )
 from vakstem.analysis.sem import engine
 from vakstem.analysis.sem.api import fit
@@ -76,11 +75,11 @@ def test_a_group_with_no_more_rows_than_variables_is_named_before_fitting(
     hs: pd.DataFrame, missing: str
 ) -> None:
     spec = ModelSpec(id="hs", syntax=HS_MODEL, missing=missing)
-    message = _too_small_for_model(spec, _grouped(hs, 9))
+    message = _group_sizes(spec, _grouped(hs, 9))[0]
     assert message is not None
     assert "group 'small' (9 usable rows)" in message
     assert "with 9 observed variables a group needs more than 9 usable rows" in message
-    assert _too_small_for_model(spec, _grouped(hs, 10)) is None
+    assert _group_sizes(spec, _grouped(hs, 10))[0] is None
 
 
 @pytest.mark.parametrize("missing", ["ml", "listwise"])
@@ -93,11 +92,11 @@ def test_a_group_with_fewer_rows_than_free_parameters_is_fitted_with_a_caution(
     # first 29 neither this engine nor lavaan 0.6.14 converges, and the step says so).
     spec = ModelSpec(id="hs", syntax=HS_MODEL, missing=missing)
     frame = _grouped(hs, 29, first=29).sort_values(GROUP, kind="stable").reset_index(drop=True)
-    caution = _few_rows_warning(spec, frame)
+    refusal, caution = _group_sizes(spec, frame)
     assert caution is not None
     assert "group 'small' has 29 usable rows for 30 free parameters per group" in caution
-    assert _few_rows_warning(spec, _grouped(hs, 30)) is None
-    assert _too_small_for_model(spec, frame) is None
+    assert _group_sizes(spec, _grouped(hs, 30)) == (None, None)
+    assert refusal is None
     steps = _invariance_sequence(spec, frame)
     assert [step["step"] for step in steps] == ["configural", "metric", "scalar"]
     assert all(step["fit"]["df"] > 0 for step in steps)
@@ -108,8 +107,8 @@ def test_rows_missing_an_indicator_do_not_count_for_listwise(hs: pd.DataFrame) -
     frame.loc[frame.index[:15], "x1"] = np.nan
     listwise = ModelSpec(id="hs", syntax=HS_MODEL, missing="listwise")
     fiml = ModelSpec(id="hs", syntax=HS_MODEL, missing="ml")
-    assert "(5 usable rows)" in (_too_small_for_model(listwise, frame) or "")
-    assert _too_small_for_model(fiml, frame) is None
+    assert "(5 usable rows)" in (_group_sizes(listwise, frame)[0] or "")
+    assert _group_sizes(fiml, frame)[0] is None
 
 
 def test_an_unidentified_model_that_creeps_along_is_given_up_before_max_iter(

@@ -287,7 +287,7 @@ def _fit(
         group_partial=tuple(group_partial),
         n_obs=[g.n for g in groups],
         cluster=cluster,
-        n_clusters=[0 if g.clusters is None else int(g.clusters.max()) + 1 for g in groups],
+        n_clusters=[g.n_clusters for g in groups],
         parameters=parameters,
         fit_measures=measures,
         warnings=warnings,

@@ -119,7 +119,7 @@ def _draw(context: _Context, index: int) -> list[float] | None:
         if group.clusters is not None:
             # Clustered data: whole clusters are drawn, each row counting as often as its
             # cluster was drawn (rows of one cluster are not independent draws).
-            size = int(group.clusters.max()) + 1
+            size = group.n_clusters
             drawn = np.bincount(rng.integers(0, size, size=size), minlength=size)
             counts = drawn[group.clusters].astype(float)
         else:

@@ -149,6 +149,13 @@ class GroupData:
         self.centred = centred
 
     @property
+    def n_clusters(self) -> int:
+        """How many clusters the rows fall in (0 without clusters)."""
+        if self.clusters is None or not self.clusters.size:
+            return 0
+        return int(self.clusters.max()) + 1
+
+    @property
     def row_weights(self) -> Array:
         if self.weights is None:
             return np.ones(self.y.shape[0])

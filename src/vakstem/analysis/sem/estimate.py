@@ -366,7 +366,7 @@ def first_order(blocks: Iterator[tuple[NDArray[np.intp], Array]], group: GroupDa
         if filled:
             total += buffer[:filled].T @ buffer[:filled]
         return np.asarray(total / group.n, dtype=np.float64)
-    count = int(group.clusters.max()) + 1
+    count = group.n_clusters
     sums: Array | None = None
     for rows, scores in blocks:
         if sums is None:
@@ -384,7 +384,7 @@ def cluster_sums(scores: Array, group: GroupData) -> Array:
     the scores themselves."""
     if group.clusters is None:
         return scores
-    count = int(group.clusters.max()) + 1
+    count = group.n_clusters
     sums = np.zeros((count, scores.shape[1]))
     np.add.at(sums, group.clusters, scores)
     return sums * math.sqrt(count / (count - 1))
