@@ -325,3 +325,35 @@ def test_download_names_the_file_and_its_content_type_before_sending(
     assert data[:4] == b"$FL2"  # an SPSS system file
     with pytest.raises(ExportError, match="no study 'x'"):
         download(engine, "x", "sav", ExportOptions())
+
+
+def test_every_stored_value_reaches_the_file_exactly(
+    engine: Engine, responses: dict[str, str], tmp_path: Path
+) -> None:
+    """Answers are read one row per response, with the values as one JSON array: a decimal
+    that needs all 17 digits, text with the array's and the names' separators and quotes, and
+    a response without answers come through unchanged on both databases."""
+    full, dropout = responses["full"], responses["dropout"]
+    tricky = 'komma, "quote", \x1f eenheid ] [1,2] café \\ 😀'
+    with engine.begin() as conn:
+        for rid, variable, value in [
+            (full, "uren", 0.30000000000000004),
+            (dropout, "uren", 38.123456789012344),
+            (full, "behoefte", tricky),
+        ]:
+            conn.execute(
+                answers.update()
+                .where((answers.c.response_id == rid) & (answers.c.variable == variable))
+                .values(value=value)
+            )
+        conn.execute(answers.delete().where(answers.c.response_id == responses["refused"]))
+    out = tmp_path / "voorbeeld.parquet"
+    export_to_file(
+        engine, "voorbeeld", "parquet", out, ExportOptions(completed_only=False, open_text=True)
+    )
+    rows = {r["response_id"]: r for r in read_back("parquet", out)}
+    assert rows[full]["uren"] == 0.30000000000000004
+    assert rows[dropout]["uren"] == 38.123456789012344
+    assert rows[full]["behoefte"] == tricky
+    assert rows[full]["ervaring"] == 12 and rows[full]["overleg_1"] == 1
+    assert rows[responses["refused"]]["toestemming"] == -6

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from vakstem.export.quality import FLAG_COLUMNS, QualityFlagger
 from vakstem.export.relevance import expression_relevance
-from vakstem.export.table import ExportOptions, TableLayout
+from vakstem.export.table import ExportOptions, ResponseRecord, TableLayout
 from vakstem.instrument.schema import Choice, Item, ItemType, MatrixRow, Page, Study
+from vakstem.service.dashboard import ResponseRecord as DashboardRecord
+from vakstem.service.dashboard import quality_flags
 
 from .factories import record
 
@@ -61,3 +63,38 @@ def test_flag_columns_follow_the_metadata_with_labels() -> None:
         zip(names, layout.row(record("a", answers(1), flags={"flag_speeder": 1})), strict=True)
     )
     assert row["flag_speeder"] == 1 and row["flag_duplicate"] is None
+
+
+def test_duplicates_are_the_dashboards_equal_answer_sets() -> None:
+    """The export's hash keeps apart what the dashboard's repr keeps apart (1, 1.0, True,
+    a list in another order) and ignores what it ignores (empty answers, key order)."""
+    study = block_study()
+    base: dict[str, object] = answers(1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1, 2)
+    variants: list[dict[str, object]] = [
+        base,
+        dict(reversed(list(base.items()))),  # same answers, other order: a duplicate
+        {**base, "m_12": 2.0},
+        {**base, "m_12": True, "m_1": True},
+        {**base, "extra": [1, 2]},
+        {**base, "extra": [2, 1]},
+        {**base, "extra": [2, 1], "leeg": "", "niets": None},  # empties do not count
+        {**base, "m_12": "2"},
+        {f"m_{i}": i for i in range(1, 10)},  # nine answered: too few to compare
+        {f"m_{i}": i for i in range(1, 10)},
+    ]
+    records = [record(f"r{i}", dict(v), minutes=10 + i) for i, v in enumerate(variants)]
+    flagger = QualityFlagger(study, [600.0])
+    ours = {r.response_id for r in records if flagger.flags(r)["flag_duplicate"]}
+    dashboard = quality_flags(study, [dashboard_record(r) for r in records])
+    assert ours == set(dashboard.duplicates) == {"r1", "r6"}
+
+
+def dashboard_record(r: ResponseRecord) -> DashboardRecord:
+    assert r.started_at is not None
+    return DashboardRecord(
+        id=r.response_id,
+        status=r.status,
+        started_at=r.started_at,
+        completed_at=r.completed_at,
+        answers=r.answers,
+    )
