@@ -240,9 +240,12 @@ async def respondent(
     answers: Answers,
     run: Run,
     think: float = 0.0,
+    deadline: float | None = None,
 ) -> None:
     """One response from the anonymous link to the closing page; with `think`, a pause of that
-    many seconds on average (exponentially distributed) on every page before sending it."""
+    many seconds on average (exponentially distributed) on every page before sending it; with
+    `deadline` (a `time.perf_counter()` reading), left where it is once that time has passed,
+    as a respondent who stops part way."""
     url = f"{base}/s/{study_id}"
     submitted = 0
     page = ""
@@ -272,6 +275,8 @@ async def respondent(
         body = hidden + [(name, value) for name in names for value in answers.get(name, [])]
         if think > 0:
             await asyncio.sleep(random.expovariate(1.0 / think))
+        if deadline is not None and time.perf_counter() >= deadline:
+            return
         began = time.perf_counter()
         async with session.post(base + action, data=body, allow_redirects=False) as posted:
             reply = await posted.text()
@@ -302,7 +307,8 @@ async def drive_respondents(
     seconds: float | None = None,
 ) -> None:
     """K respondents in a closed loop until `completes` responses have been started and ended
-    (or, with `seconds`, until that time has passed, finishing the responses under way)."""
+    (or, with `seconds`, until that time has passed: the responses under way stop there, so
+    the run lasts `seconds` and not a whole response longer, ~15 s at a person's pace)."""
     sessions = [_session(i) for i in range(k)]
     supply = itertools.cycle(answers)
     deadline = None if seconds is None else time.perf_counter() + seconds
@@ -311,7 +317,7 @@ async def drive_respondents(
         while run.started < completes and (deadline is None or time.perf_counter() < deadline):
             run.started += 1
             try:
-                await respondent(session, base, study_id, next(supply), run, think)
+                await respondent(session, base, study_id, next(supply), run, think, deadline)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 run.error(f"{type(exc).__name__}: {exc}")
 
@@ -508,7 +514,9 @@ def main() -> None:
         help="after the closed loop, the same respondents pausing this many seconds on average"
         " on every page (0: no such run)",
     )
-    parser.add_argument("--paced-seconds", type=float, help="length of the paced run")
+    parser.add_argument(
+        "--paced-seconds", type=float, help="length of the paced run (10 s with --quick, else 60)"
+    )
     parser.add_argument(
         "--repeat",
         type=int,
@@ -687,7 +695,7 @@ def _bench(
                     10**9,
                     paced,
                     think=args.think,
-                    seconds=args.paced_seconds or (15.0 if args.quick else 60.0),
+                    seconds=args.paced_seconds or (10.0 if args.quick else 60.0),
                 ),
                 paced,
             )
