@@ -839,6 +839,15 @@ def fiml_corrected(estimates: Estimates, baseline: Estimates, version: str) -> F
         (m_inv / w) @ (w * c) @ (m_inv / w) for w, m_inv, c in zip(weights, wm_inv, wc, strict=True)
     ]
     gamma = [wm_inv[g] @ h1_first_order(model, g, h1[g]) @ wm_inv[g] / weights[g] for g in groups]
+    # What does not depend on the fitted model, once for both fits: tr(W B) (V6), and for V3
+    # tr(W B W Gamma) and the middle factors of the two cross terms, Gamma W B + B W Gamma.
+    if version == "V6":
+        whole = sum(float(np.sum(w * b.T)) for w, b in zip(w_blocks, b_blocks, strict=True))
+    else:
+        wb = [w @ b for w, b in zip(w_blocks, b_blocks, strict=True)]
+        wg = [w @ gm for w, gm in zip(w_blocks, gamma, strict=True)]
+        whole = sum(float(np.sum(x * y.T)) for x, y in zip(wb, wg, strict=True))
+        middle = [gm @ x + x.T @ gm for x, gm in zip(wb, gamma, strict=True)]
 
     def kappa(fitted: Estimates) -> float:
         fitted_model = fitted.model
@@ -846,29 +855,19 @@ def fiml_corrected(estimates: Estimates, baseline: Estimates, version: str) -> F
         # A = W D, per group; the information D'W D and S = its inverse, applied by solving.
         a = [w @ d for w, d in zip(w_blocks, deltas, strict=True)]
         information = sum(d.T @ ag for d, ag in zip(deltas, a, strict=True))
-        k_b = sum(ag.T @ b @ ag for ag, b in zip(a, b_blocks, strict=True))
+
+        def solved(blocks: list[Array]) -> Array:
+            """S A'M A for the block-diagonal M with these blocks."""
+            inner = sum(ag.T @ (m @ ag) for ag, m in zip(a, blocks, strict=True))
+            return np.asarray(np.linalg.solve(information, inner), dtype=np.float64)
+
+        s_b = solved(b_blocks)
         if version == "V6":
             # tr(U B) = tr(W B) - tr(S A'B A)
-            whole = sum(float(np.trace(w @ b)) for w, b in zip(w_blocks, b_blocks, strict=True))
-            return whole - float(np.trace(np.linalg.solve(information, k_b)))
-        # tr(U B U Gamma) = tr(W B W Gamma) - tr(S A'Gamma W B A) - tr(S A'B W Gamma A)
-        #                   + tr(S A'B A S A'Gamma A)
-        whole = sum(
-            float(np.trace(w @ b @ w @ gm))
-            for w, b, gm in zip(w_blocks, b_blocks, gamma, strict=True)
-        )
-        cross_1 = sum(
-            ag.T @ gm @ w @ b @ ag
-            for ag, w, b, gm in zip(a, w_blocks, b_blocks, gamma, strict=True)
-        )
-        cross_2 = sum(
-            ag.T @ b @ w @ gm @ ag
-            for ag, w, b, gm in zip(a, w_blocks, b_blocks, gamma, strict=True)
-        )
-        k_gamma = sum(ag.T @ gm @ ag for ag, gm in zip(a, gamma, strict=True))
-        s_cross = np.linalg.solve(information, cross_1 + cross_2)
-        s_b = np.linalg.solve(information, k_b)
-        s_gamma = np.linalg.solve(information, k_gamma)
+            return whole - float(np.trace(s_b))
+        # tr(U B U Gamma) = tr(W B W Gamma) - tr(S A'(Gamma W B + B W Gamma) A)
+        #                   + tr(S A'B A S A'Gamma A); B, W and Gamma are symmetric.
+        s_cross, s_gamma = solved(middle), solved(gamma)
         return whole - float(np.trace(s_cross)) + float(np.sum(s_b * s_gamma.T))
 
     xx3 = _complete_data_chisq(model, estimates.theta, h1)
