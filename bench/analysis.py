@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from machine import python_ms
 
 SEM_ID = "sem_amo"
 
@@ -414,6 +415,7 @@ def main() -> None:
         result[f"plan_{n // 1000}k_plan_peak_mb"] = run["plan_peak_mb"]
     result["max_est_diff"] = max(diffs) if diffs else float("nan")
     result["load1"] = os.getloadavg()[0]
+    result["python_ms"] = python_ms()
     print(
         "RESULT "
         + " ".join(

@@ -23,6 +23,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from machine import python_ms
 from respondents import SHAPES, Answers, answer_sets, client_address, parse_form
 from starlette.types import ASGIApp as App
 from starlette.types import Message
@@ -151,6 +152,7 @@ def main() -> None:
     print(
         f"RESULT shape={study.id} respondents={n} requests={requests}"
         f" cpu_ms_per_request={cpu_ms:.4g} wall_ms_per_request={wall_ms:.4g}"
+        f" python_ms={python_ms()}"
     )
 
 

@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from machine import python_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY_FILE = ROOT / "src" / "vakstem" / "studies" / "klantmanagers" / "study.yaml"
@@ -484,6 +485,7 @@ def main() -> None:
         leftover.unlink()
     work.rmdir()
     print(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    result["python_ms"] = python_ms()
     print("RESULT " + " ".join(f"{k}={v}" for k, v in result.items()))
 
 

@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from machine import python_ms
 
 from vakstem.commands.serve import SERVER_HTTP, SERVER_LOOP
 from vakstem.instrument.loader import load_study_file
@@ -739,6 +740,7 @@ def _bench(
         "paced_p99_ms": quantile_ms(paced.submits, 0.99),
         "paced_errors": paced.errors,
         "load1": os.getloadavg()[0],
+        "python_ms": python_ms(),
     }
     # Each repetition's ratio is of runs made side by side; the median of those is reported.
     figures["ratio_form_insert"] = median_ratio(vak_runs, form_runs)
