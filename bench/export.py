@@ -2,16 +2,16 @@
 pandas + pyreadstat (and pandas' own writers) writing the same frame in the same run.
 
     .venv/bin/python bench/export.py                 # 100,000 responses (and 10,000 for memory)
-    .venv/bin/python bench/export.py --quick         # 5,000 responses (and 1,000)
+    .venv/bin/python bench/export.py --quick         # 3,000 responses (and 600), under a minute
     .venv/bin/python bench/export.py -n 50000 --formats csv,sav --db /tmp/km.db  # keep stores
 
 Responses are synthetic and inserted into a SQLite store in bulk (one insert per 1,000
 responses; `--db FILE` keeps the store in FILE and the smaller one beside it, and reuses them
 with the same `-n`): every answer a valid value for its item, about 3%
 left empty, 5% *weet ik niet* where the list has it, 15% dropped out part way, three open answers.
-The first 10,000 are drawn; beyond that they are copied in SQL with new ids and later start
-times (drawing 100,000 takes a quarter of an hour on a loaded machine), so the copies count as
-duplicates in the quality flags, which costs the same to work out.
+The first 10,000 are drawn (1,000 with `--quick`); beyond that they are copied in SQL with new
+ids and later start times (drawing 100,000 takes a quarter of an hour on a loaded machine), so
+the copies count as duplicates in the quality flags, which costs the same to work out.
 Every export is `--all --with-scores --open-text`, run in a fresh subprocess so that its peak
 resident memory (ru_maxrss, imports included) is its own.
 
@@ -142,7 +142,7 @@ def grow(path: Path, n: int) -> None:
     con.close()
 
 
-def populate(url: str, n: int, seed: int = 1) -> None:
+def populate(url: str, n: int, seed: int = 1, drawn: int = DRAWN) -> None:
     """Load the study and insert synthetic responses until the store holds `n` (at most
     `DRAWN` drawn, the rest copied by `grow`)."""
     from vakstem.instrument.loader import load_study_file
@@ -160,7 +160,7 @@ def populate(url: str, n: int, seed: int = 1) -> None:
         ).scalar_one()
     rng = random.Random(seed + have)
     pages = list(study.pages)
-    for start in range(have, min(n, DRAWN), BATCH):
+    for start in range(have, min(n, drawn), BATCH):
         response_rows: list[dict[str, Any]] = []
         answer_rows: list[dict[str, Any]] = []
         for i in range(start, min(start + BATCH, n)):
@@ -206,7 +206,7 @@ def populate(url: str, n: int, seed: int = 1) -> None:
             conn.execute(responses.insert(), response_rows)
             conn.execute(answers.insert(), answer_rows)
     engine.dispose()
-    if n > DRAWN:
+    if n > drawn:
         grow(Path(url.removeprefix("sqlite:///")), n)
 
 
@@ -385,18 +385,27 @@ def _child(*args: str) -> dict[str, Any]:
     return figures
 
 
-def _store(path: Path, n: int) -> str:
+def _store(path: Path, n: int, drawn: int) -> str:
     url = f"sqlite:///{path}"
     began = time.perf_counter()
-    populate(url, n)
+    populate(url, n, drawn=drawn)
     print(f"store: {n} responses in {path} ({time.perf_counter() - began:.0f} s to prepare)")
     return url
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("-n", type=int, help="responses (default 100,000; --quick 5,000)")
-    parser.add_argument("--quick", action="store_true", help="5,000 responses (and 1,000)")
+    parser.add_argument("-n", type=int, help="responses (default 100,000; --quick 3,000)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="3,000 responses (1,000 drawn, the rest copied) and 600, no store baseline",
+    )
+    parser.add_argument(
+        "--store-baseline",
+        action=argparse.BooleanOptionalAction,
+        help="also pandas from the same store (default: on, off with --quick)",
+    )
     parser.add_argument("--formats", default=",".join(FORMATS))
     parser.add_argument("--db", help="SQLite file to create or reuse for the large store")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -413,7 +422,12 @@ def main() -> None:
             figures = child_baseline(*rest)
         print(json.dumps(figures))
         return
-    n = args.n or (5_000 if args.quick else 100_000)
+    # --quick stays under a minute on a slow machine: fewer responses, fewer drawn (the rest
+    # copied, as beyond 10,000 in the full run) and no store baseline; 21 child processes
+    # importing pandas and Vakstem take most of it.
+    n = args.n or (3_000 if args.quick else 100_000)
+    drawn = 1_000 if args.quick else DRAWN
+    with_store = not args.quick if args.store_baseline is None else args.store_baseline
     # The smaller store for the memory comparison: a tenth (a fifth for --quick).
     small = max(n // 5 if args.quick else n // 10, 1)
     formats = [f for f in args.formats.split(",") if f]
@@ -422,8 +436,8 @@ def main() -> None:
         raise SystemExit(f"unknown format(s) {', '.join(unknown)}; choose from {FORMATS}")
     work = Path(tempfile.mkdtemp(prefix="vakstem-bench-export-"))
     big = Path(args.db).resolve() if args.db else work / "km.db"
-    url = _store(big, n)
-    small_url = _store(big.with_name(f"{big.stem}-{small}{big.suffix}"), small)
+    url = _store(big, n, drawn)
+    small_url = _store(big.with_name(f"{big.stem}-{small}{big.suffix}"), small, drawn)
     rows = _child("rows", url)
     print(f"reading the store and building the rows: {rows['s']:.1f} s CPU, {rows['peak_mb']} MB")
     result: dict[str, Any] = {"rows": rows["rows"], "rows_s": round(rows["s"], 2)}
@@ -448,7 +462,11 @@ def main() -> None:
         base = _child("baseline", fmt, url, str(source), str(work / f"baseline.{fmt}"))
         ratio = mine["s"] / base["s"] if base["s"] > 0 else float("nan")
         # pandas' to_excel of the whole table would add minutes for a format already met.
-        store = _child("store", fmt, url, str(work / f"store.{fmt}")) if fmt != "xlsx" else None
+        store = (
+            _child("store", fmt, url, str(work / f"store.{fmt}"))
+            if with_store and fmt != "xlsx"
+            else None
+        )
         store_ratio = mine["s"] / store["s"] if store and store["s"] > 0 else float("nan")
         store_text = f"{store['s']:7.1f} {store_ratio:6.2f}" if store else f"{'-':>7} {'-':>6}"
         own = max(mine["s"] - rows["s"], 0.0)
