@@ -260,3 +260,22 @@ def test_covariances_are_written_in_lavaan_order(hs: pd.DataFrame) -> None:
     result = fit("f1 =~ x1 + x4 + x5 + x7\nx4 ~~ x1", hs)
     rows = result.parameters
     assert ("x1", "~~", "x4") in set(zip(rows["lhs"], rows["op"], rows["rhs"], strict=True))
+
+
+def test_too_few_answers_for_the_saturated_model_name_the_sparsest_variables() -> None:
+    """lavaan 0.6.14 warns four times and reports a CFI of 1.000 for such data (a group of 63
+    simulated klantmanagers, four items answered by 15); Vakstem refuses and says where the
+    data run out: x5 and x6 are answered in 3 rows, too few to regress them on the rest."""
+    rng = np.random.default_rng(3)
+    factor = rng.normal(size=(40, 1))
+    data = pd.DataFrame(
+        factor @ np.ones((1, 6)) + rng.normal(size=(40, 6)),
+        columns=[f"x{i}" for i in range(1, 7)],
+    )
+    data.loc[3:, ["x5", "x6"]] = np.nan
+    data.loc[10:, "x4"] = np.nan
+    with pytest.raises(DataError) as caught:
+        fit("F =~ x1 + x2 + x3 + x4 + x5 + x6", data, missing="ml")
+    message = str(caught.value)
+    assert "no positive definite covariance matrix" in message
+    assert message.endswith("fewest answers: x5 in 3, x6 in 3, x4 in 10 of 40 rows")

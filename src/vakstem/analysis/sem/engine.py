@@ -100,6 +100,8 @@ class GroupData:
     y: Array
     missing: bool  # FIML
     weights: Array | None = None
+    #: The observed variables' names, in the columns' order (for messages).
+    variables: tuple[str, ...] = ()
     #: The cluster of each row as 0, 1, ... (`fit(cluster=...)`): the robust standard errors
     #: and test then sum the casewise scores within clusters (lavaan's robust.cluster).
     clusters: NDArray[np.intp] | None = None
@@ -165,7 +167,12 @@ class GroupData:
         """The same rows drawn `weights` times each (a bootstrap draw), sharing the layout."""
         if not self.missing:
             return GroupData(
-                name=self.name, y=self.y, missing=False, weights=weights, clusters=self.clusters
+                name=self.name,
+                y=self.y,
+                missing=False,
+                weights=weights,
+                clusters=self.clusters,
+                variables=self.variables,
             )
         other = GroupData.__new__(GroupData)
         other.__dict__.update(self.__dict__)
@@ -876,6 +883,19 @@ def moment_score_blocks(
             yield block, scores
 
 
+def _fewest_answers(group: GroupData, shown: int = 4) -> str:
+    """'; fewest answers: pa_2 in 15 rows, ...': the variables observed least often, which
+    tell the researcher where the data run out (empty when every variable is complete)."""
+    if not group.variables or group.observed.size == 0:
+        return ""
+    counts = group.row_weights @ group.observed
+    order = [i for i in np.argsort(counts, kind="stable") if counts[i] < group.n][:shown]
+    if not order:
+        return ""
+    named = ", ".join(f"{group.variables[i]} in {round(float(counts[i]))}" for i in order)
+    return f"; fewest answers: {named} of {group.n} rows"
+
+
 def em_saturated(group: GroupData, tol: float = 1e-11, max_iter: int = 5000) -> tuple[Array, Array]:
     """Saturated mean and covariance of a group with missing values, by EM: the E-step's
     conditional means are mu + e_i, its conditional covariances sum to the pass's u; the
@@ -894,6 +914,7 @@ def em_saturated(group: GroupData, tol: float = 1e-11, max_iter: int = 5000) -> 
                 f"the saturated model{where} has no positive definite covariance matrix: "
                 f"{group.n} rows with missing values are too few to estimate the covariances "
                 f"of {sigma.shape[0]} variables (EM reached a singular matrix)"
+                + _fewest_answers(group)
             )
         if abs(state.loglik - previous) < tol * max(1.0, abs(state.loglik)):
             break

@@ -172,7 +172,15 @@ def prepare_groups(
                     f"variable {v!r} has zero variance{where}; the sample covariance matrix is "
                     "not positive definite"
                 )
-        groups.append(GroupData(name=name, y=values, missing=missing == "ml", clusters=clusters))
+        groups.append(
+            GroupData(
+                name=name,
+                y=values,
+                missing=missing == "ml",
+                clusters=clusters,
+                variables=tuple(table.ov),
+            )
+        )
     for g in groups:
         if not g.missing:
             eig = np.linalg.eigvalsh(g.cov / np.sqrt(np.outer(np.diag(g.cov), np.diag(g.cov))))
