@@ -884,8 +884,8 @@ def moment_score_blocks(
 
 
 def _fewest_answers(group: GroupData, shown: int = 4) -> str:
-    """'; fewest answers: pa_2 in 15 rows, ...': the variables observed least often, which
-    tell the researcher where the data run out (empty when every variable is complete)."""
+    """'; fewest answers: pa_2 in 15, pa_5 in 15 of 63 rows': the variables observed least
+    often, which tell the researcher where the data run out (empty when none is missing)."""
     if not group.variables or group.observed.size == 0:
         return ""
     counts = group.row_weights @ group.observed
