@@ -5,23 +5,12 @@ of every number in it."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from vakstem.analysis.plan import (
-    STEPS,
-    AnalysisData,
-    PlanError,
-    PlanOptions,
-    data_from_csv,
-    data_from_store,
-    run_plan,
-)
-from vakstem.analysis.report import render_report
-from vakstem.analysis.sem import default_processes
 from vakstem.export.codebook import CodebookError, find_study_file
 from vakstem.export.missing import ExportError
 from vakstem.instrument.loader import load_study_file
@@ -29,8 +18,16 @@ from vakstem.instrument.schema import Study
 from vakstem.service.types import StudyNotFound
 from vakstem.settings import Settings
 from vakstem.store import DatabaseError, open_database
-from vakstem.store.analysis_runs import AnalysisRunError, save_run
 from vakstem.store.studies import get_study
+
+if TYPE_CHECKING:
+    from vakstem.analysis.plan import AnalysisData
+
+# The plan (pandas, statsmodels, the SEM engine) and the report (matplotlib) are imported when
+# the command runs: every `vakstem` command imports this module, and they took two seconds of
+# its start-up. The seed's default and the steps are repeated here for the same reason (a
+# test keeps them equal to the plan's).
+DEFAULT_SEED = 20240601
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -45,6 +42,9 @@ STEP_TITLES = {
     "invariance": "7 invariance",
     "open_answers": "8 open answers and distributions",
 }
+
+
+STEPS = tuple(STEP_TITLES)
 
 
 class AnalyseError(Exception):
@@ -63,6 +63,8 @@ def _study_from_file(reference: str) -> Study:
 
 
 def _load(study: str, data: Path | None, database_url: str | None) -> tuple[Study, AnalysisData]:
+    from vakstem.analysis.plan import data_from_csv, data_from_store
+
     if data is not None:
         model = _study_from_file(study)
         return model, data_from_csv(model, str(data))
@@ -89,6 +91,8 @@ def _load(study: str, data: Path | None, database_url: str | None) -> tuple[Stud
 def _save(study: str, document: dict[str, Any], database_url: str | None) -> None:
     # Only runs on the store's own data are saved: the findings on the public summary must
     # describe the study's responses, not some csv file.
+    from vakstem.store.analysis_runs import AnalysisRunError, save_run
+
     try:
         engine = open_database(database_url or Settings().resolved_database_url())
     except DatabaseError as exc:
@@ -119,7 +123,7 @@ def analyse(
         "instead of the database.",
         dir_okay=False,
     ),
-    seed: int = typer.Option(PlanOptions.seed, "--seed", help="Seed of the bootstrap."),
+    seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed of the bootstrap."),
     bootstrap: int | None = typer.Option(
         None, "--bootstrap", min=0, help="Bootstrap draws (default: the plan's number)."
     ),
@@ -146,6 +150,10 @@ def analyse(
     ),
 ) -> None:
     """Run the study's declared analysis plan and write the report (and JSON)."""
+    from vakstem.analysis.plan import PlanError, PlanOptions, run_plan
+    from vakstem.analysis.report import render_report
+    from vakstem.analysis.sem import default_processes
+
     for target in (report, json_out):
         if target is not None and not target.parent.resolve().is_dir():
             err.print(f"[red]error:[/red] cannot write {target}: its folder does not exist")

@@ -4,14 +4,17 @@ lavaan-style summary and optionally write every number as JSON with lavaan's nam
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from vakstem.analysis.sem.api import fit as fit_model
-from vakstem.analysis.sem.errors import ModelSyntaxError, SemError
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas and the SEM engine (with scipy) are imported when the command runs: every `vakstem`
+# command imports this module, and they took a second of its start-up.
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -31,6 +34,8 @@ def _read_model(model: str) -> str:
 
 
 def _read_data(data: Path) -> pd.DataFrame:
+    import pandas as pd
+
     if not data.is_file():
         err.print(f"[red]error:[/red] data file {data} does not exist", highlight=False)
         raise typer.Exit(2)
@@ -68,6 +73,9 @@ def fit(
     json_out: Path | None = typer.Option(None, "--json", help="Write all results as JSON here."),
 ) -> None:
     """Fit a lavaan-syntax model (CFA/SEM) and print a summary laid out like lavaan's."""
+    from vakstem.analysis.sem.api import fit as fit_model
+    from vakstem.analysis.sem.errors import ModelSyntaxError, SemError
+
     if estimator.upper() not in ("ML", "MLR"):
         err.print(f"[red]error:[/red] --estimator must be ML or MLR, not {estimator!r}")
         raise typer.Exit(2)

@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import typer
-import uvicorn
 from rich.console import Console
 from sqlalchemy.engine import Engine
 
@@ -23,11 +22,11 @@ from vakstem.instrument.loader import load_study_file
 from vakstem.instrument.problems import StudyFileError
 from vakstem.instrument.schema import text_in
 from vakstem.settings import Settings
-from vakstem.simulate import simulate_demo
 from vakstem.store import DatabaseError, open_database
 from vakstem.store.studies import StudyStatus, get_study, load_study, set_status
-from vakstem.web.app import serving_app
-from vakstem.web.rate_table import TABLE_ENV, create_shared_table
+
+# uvicorn, the web app and the simulator are imported when a command needs them: every
+# `vakstem` command imports this module.
 
 STUDIES_DIR = Path(vakstem.__file__).parent / "studies"
 FACTORY = "vakstem.web.app:create_app_from_env"
@@ -73,6 +72,8 @@ def prepare_demo(
             continue
         title = text_in(study.title, settings.default_language, study.default_language)
         lines.append(f"{title}: {base_url}/s/{study.id}")
+    from vakstem.simulate import simulate_demo
+
     lines.extend(simulate_demo(engine, settings.data_dir, n=settings.demo_responses))
     lines.extend(prepare_demo_researcher(engine, base_url=base_url))
     return lines
@@ -115,6 +116,11 @@ def serve(
     workers: int = typer.Option(1, min=1, max=64, help="Worker processes."),
 ) -> None:
     """Serve the respondent pages and API (database from VAKSTEM_DATABASE_URL)."""
+    import uvicorn
+
+    from vakstem.web.app import serving_app
+    from vakstem.web.rate_table import TABLE_ENV, create_shared_table
+
     console = Console()
     settings = Settings()
     if workers > 1:
@@ -161,6 +167,10 @@ def demo(
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
 ) -> None:
     """Load and open the shipped studies, print their links, and serve them."""
+    import uvicorn
+
+    from vakstem.web.app import serving_app
+
     console = Console()
     settings = Settings()
     engine = _open(console, settings)

@@ -1,0 +1,38 @@
+"""`vakstem` starts without importing what only some commands need: every command, `--help`
+included, paid about two seconds for the analysis plan, the SEM engine and the web server
+before they were imported where they are used."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from vakstem.analysis.plan import STEPS, PlanOptions
+from vakstem.commands import analyse
+
+HEAVY = (
+    "scipy.stats",
+    "statsmodels",
+    "matplotlib",
+    "uvicorn",
+    "fastapi",
+    "vakstem.analysis.plan",
+    "vakstem.analysis.sem.api",
+    "vakstem.analysis.report",
+    "vakstem.web.app",
+)
+
+
+def test_the_command_line_imports_no_analysis_or_web_server() -> None:
+    code = (
+        "import json, sys; import vakstem.cli; "
+        f"print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == []
+
+
+def test_the_analyse_command_repeats_the_plans_defaults() -> None:
+    assert PlanOptions().seed == analyse.DEFAULT_SEED
+    assert analyse.STEPS == STEPS
