@@ -21,6 +21,7 @@ HEAVY = (
     "vakstem.analysis.sem.api",
     "vakstem.analysis.report",
     "vakstem.web.app",
+    "vakstem.export.api",
 )
 
 

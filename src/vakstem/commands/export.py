@@ -9,10 +9,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from vakstem.export.api import export_to_file
 from vakstem.export.formats import FORMATS, get_writer
 from vakstem.export.missing import ExportError
-from vakstem.export.table import ExportOptions
 from vakstem.settings import Settings
 from vakstem.store import DatabaseError, open_database
 
@@ -74,6 +72,10 @@ def export(
     ),
 ) -> None:
     """Export a study's responses with labels, missing-value codes and a manifest."""
+    # Imported here: the table brings pandas, which every other command would pay for.
+    from vakstem.export.api import export_to_file
+    from vakstem.export.table import ExportOptions
+
     try:
         name = _format_for(fmt, target)
         writer = get_writer(name)

@@ -12,10 +12,14 @@ import importlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from vakstem.export.missing import ExportError
-from vakstem.export.table import Row, TableLayout
+
+if TYPE_CHECKING:
+    # For annotations only: the table module brings pandas, which `vakstem --help` and the
+    # format list need not load.
+    from vakstem.export.table import Row, TableLayout
 
 #: Format name → module defining `WRITER`. Adding a format is one module and one line here.
 FORMATS: dict[str, str] = {
