@@ -1,6 +1,6 @@
 """`vakstem` starts without importing what only some commands need: every command, `--help`
-included, paid about two seconds for the analysis plan, the SEM engine and the web server
-before they were imported where they are used."""
+included, paid three to four seconds for the analysis plan, the SEM engine, the web server,
+pandas and the simulator before they were imported where they are used."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ HEAVY = (
     "vakstem.analysis.report",
     "vakstem.web.app",
     "vakstem.export.api",
+    "pandas",
+    "vakstem.simulate",
+    "vakstem.feedback.data",
 )
 
 

@@ -13,9 +13,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.engine import Engine
 
-from vakstem.feedback.benchmarks import BenchmarkError, build_benchmarks, write_benchmarks
-from vakstem.feedback.data import load_feedback_data
-from vakstem.feedback.store import set_public_summary
 from vakstem.service.types import StudyNotFound
 from vakstem.settings import Settings
 from vakstem.store import DatabaseError, open_database
@@ -49,6 +46,10 @@ def benchmarks(
     """Write <code>.html (and <code>.pdf) for each organisation with at least k responses.
 
     Organisations with fewer get no report and are named nowhere."""
+    # Imported here: the feedback data bring pandas, which every other command would pay for.
+    from vakstem.feedback.benchmarks import BenchmarkError, build_benchmarks, write_benchmarks
+    from vakstem.feedback.data import load_feedback_data
+
     if language not in ("nl", "en"):
         err.print(f"[red]error:[/red] unknown language {language!r}; choose nl or en")
         raise typer.Exit(2)
@@ -104,6 +105,8 @@ def summary(
     database_url: str | None = typer.Option(None, "--database-url", help=_DB_HELP),
 ) -> None:
     """Switch the public summary page of a study on or off."""
+    from vakstem.feedback.store import set_public_summary
+
     if on is None:
         err.print("[red]error:[/red] say --on or --off")
         raise typer.Exit(2)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -17,9 +18,14 @@ from vakstem.instrument.loader import load_study_file
 from vakstem.instrument.problems import StudyFileError
 from vakstem.service.types import StudyNotFound
 from vakstem.settings import Settings
-from vakstem.simulate import SimulationError, SimulationResult, shipped_study_file, simulate
 from vakstem.store import DatabaseError, open_database
 from vakstem.store.studies import StudyStatus, get_study, load_study, set_status
+
+if TYPE_CHECKING:
+    from vakstem.simulate import SimulationResult
+
+# The simulator (with pandas) is imported when the command runs: every `vakstem` command
+# imports this module.
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -32,6 +38,8 @@ def _fail(message: str) -> typer.Exit:
 
 def _ensure_study(engine: Engine, study_id: str) -> None:
     """A shipped study that is not in the database yet is loaded and opened (and said so)."""
+    from vakstem.simulate import SimulationError, shipped_study_file
+
     try:
         get_study(engine, study_id)
         return
@@ -98,6 +106,8 @@ def simulate_command(
     ),
 ) -> None:
     """Simulate respondents of a study through the respondent service, with realistic mess."""
+    from vakstem.simulate import SimulationError, simulate
+
     if n <= 0:
         raise _fail(f"--n must be at least 1, not {n}")
     if organisations is not None and organisations <= 0:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from vakstem.export.missing import missing_codes_of
-from vakstem.export.table import option_column
 from vakstem.instrument.expressions import (
     Binary,
     Call,
@@ -27,6 +26,7 @@ from vakstem.instrument.expressions import (
     Var,
     compile_expression,
 )
+from vakstem.instrument.names import multiple_choice_column
 from vakstem.instrument.schema import Item, ItemType, Page, Study, Text, text_in
 from vakstem.instrument.textformat import plain_text
 
@@ -479,7 +479,7 @@ def _variables_of(
         return [
             replace(
                 base,
-                name=option_column(item.id, choice.code),
+                name=multiple_choice_column(item.id, choice.code),
                 label=f"{base.label}: {_t(choice.label, lang)}",
                 values=(Value(1, ui["yes"]), Value(0, ui["no"])),
             )
