@@ -40,3 +40,4 @@ def test_the_command_line_imports_no_analysis_or_web_server() -> None:
 def test_the_analyse_command_repeats_the_plans_defaults() -> None:
     assert PlanOptions().seed == analyse.DEFAULT_SEED
     assert analyse.STEPS == STEPS
+    assert tuple(analyse.STEP_TITLES) == STEPS

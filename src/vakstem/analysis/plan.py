@@ -29,6 +29,7 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 import vakstem
 from vakstem.analysis import sem
 from vakstem.analysis.multilevel import cluster_robust_ols, icc, random_intercept
+from vakstem.analysis.plan_steps import DEFAULT_SEED, STEPS
 from vakstem.analysis.quality import QualityResult, assess_quality
 from vakstem.analysis.reliability import scale_reliability
 from vakstem.analysis.scoring import scale_scores
@@ -47,7 +48,6 @@ from vakstem.instrument.schema import ItemType, ModelSpec, Study, text_in
 
 #: Bootstrap draws when neither the plan nor the caller says.
 DEFAULT_BOOTSTRAP = 1000
-DEFAULT_SEED = 20240601
 #: Open-answer themes when the plan declares none: a theme counts an answer when any of its
 #: keywords occurs in it (lower case, as a word start), Dutch first with English equivalents.
 DEFAULT_THEMES: dict[str, tuple[str, ...]] = {
@@ -266,17 +266,6 @@ class PlanOptions:
 Progress = Callable[[str, int, int], None]
 #: Called after each bootstrap draw: (draws done, draws in all).
 DrawProgress = Callable[[int, int], None]
-
-STEPS = (
-    "quality",
-    "scores",
-    "reliability",
-    "measurement",
-    "structural",
-    "multilevel",
-    "invariance",
-    "open_answers",
-)
 
 
 def plan_text(study: Study) -> str:

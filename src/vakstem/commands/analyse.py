@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from vakstem.analysis.plan_steps import DEFAULT_SEED, STEPS
 from vakstem.export.codebook import CodebookError, find_study_file
 from vakstem.export.missing import ExportError
 from vakstem.instrument.loader import load_study_file
@@ -25,9 +26,7 @@ if TYPE_CHECKING:
 
 # The plan (pandas, statsmodels, the SEM engine) and the report (matplotlib) are imported when
 # the command runs: every `vakstem` command imports this module, and they took two seconds of
-# its start-up. The seed's default and the steps are repeated here for the same reason (a
-# test keeps them equal to the plan's).
-DEFAULT_SEED = 20240601
+# its start-up.
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -42,9 +41,6 @@ STEP_TITLES = {
     "invariance": "7 invariance",
     "open_answers": "8 open answers and distributions",
 }
-
-
-STEPS = tuple(STEP_TITLES)
 
 
 class AnalyseError(Exception):
