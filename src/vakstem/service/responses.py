@@ -45,7 +45,7 @@ from vakstem.service.types import (
     StudyNotFound,
     SubmitResult,
 )
-from vakstem.store.engine import WRITE_LOCK, write_transaction
+from vakstem.store.engine import WRITE_LOCK, read_connection, write_transaction
 from vakstem.store.studies import version_model
 from vakstem.store.tables import answers as answers_table
 from vakstem.store.tables import page_events, responses, studies
@@ -201,7 +201,7 @@ class ResponseService:
 
     def state(self, response_id: str) -> ResponseState:
         """The response as it stands (its resume code is not known here, so it is empty)."""
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             return self._state(conn, self._read(conn, response_id))
 
     def resume(self, resume_code: str) -> ResponseState:
@@ -209,7 +209,7 @@ class ResponseService:
         code = resume_codes.normalise(resume_code)
         if code is None:
             raise ResponseNotFound()
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             resp = self._read(conn, resume_hash=resume_codes.code_hash(code))
             return self._state(conn, resp, resume_codes.display(code))
 
@@ -218,7 +218,7 @@ class ResponseService:
         error as an unknown id, so a caller learns nothing about which part was wrong)."""
         code = resume_codes.normalise(resume_code) or ""
         given = resume_codes.code_hash(code)
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             stored = conn.execute(
                 sa.select(responses.c.resume_hash).where(responses.c.id == response_id)
             ).scalar()
@@ -654,11 +654,11 @@ class ResponseService:
     def _delete_answers(
         self, conn: Connection, response_id: str, variables: Iterable[str] | None
     ) -> None:
+        names = None if variables is None else list(variables)
+        if names == []:
+            return  # the usual case of a page answered for the first time: build nothing
         query = answers_table.delete().where(answers_table.c.response_id == response_id)
-        if variables is not None:
-            names = list(variables)
-            if not names:
-                return
+        if names is not None:
             query = query.where(answers_table.c.variable.in_(names))
         conn.execute(query)
 

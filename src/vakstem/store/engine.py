@@ -36,6 +36,8 @@ WRITE_LOCK = "vakstem_write_lock"
 _SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, _WriterQueue] = weakref.WeakKeyDictionary()
 #: Any constant: PostgreSQL advisory lock key that serialises migrations of parallel starts.
 _MIGRATION_LOCK_KEY = 7_061_726_513
+#: The shared write transaction this thread is running (`shared_write_transaction`), if any.
+_SHARED = threading.local()
 
 
 class DatabaseError(Exception):
@@ -80,6 +82,22 @@ class _WriterQueue:
             self._threads.release()
             raise
         self._depth += 1
+
+    def try_enter(self) -> bool:
+        """Take the queue if no one holds it, without waiting; False if someone does."""
+        if not self._threads.acquire(blocking=False):
+            return False
+        try:
+            if self._depth == 0 and self._lock_path is not None:
+                fcntl.flock(self._lock_file(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._threads.release()
+            return False
+        except BaseException:
+            self._threads.release()
+            raise
+        self._depth += 1
+        return True
 
     def __exit__(self, *_exc: object) -> None:
         self._depth -= 1
@@ -174,6 +192,25 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     while the lock is free. Reentrant, so a nested write transaction behaves as before (it
     waits on SQLite's lock).
     """
+    shared: Connection | None = getattr(_SHARED, "conn", None)
+    if shared is not None and shared.engine is engine:
+        # Inside a shared transaction (`write_batches`, SQLite only): a savepoint, so this
+        # one's writes are undone alone when it fails, as its own transaction's would be.
+        # Issued on the driver's connection: SQLAlchemy's own savepoints cost as much as two
+        # statements of a page, and it needs to know nothing of these.
+        raw = _SHARED.raw
+        name = f"vakstem_write_{_SHARED.depth}"
+        raw.execute(f"SAVEPOINT {name}")
+        _SHARED.depth += 1
+        try:
+            yield shared
+        except BaseException:
+            raw.execute(f"ROLLBACK TO {name}")
+            raise
+        finally:
+            _SHARED.depth -= 1
+            raw.execute(f"RELEASE {name}")
+        return
     queue = _SQLITE_WRITERS.get(engine) if isinstance(engine, Engine) else None
     with (
         queue if queue is not None else nullcontext(),
@@ -181,6 +218,40 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         conn.begin(),
     ):
         yield conn
+
+
+@contextmanager
+def read_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection to read with: the shared write transaction of this thread, if one is
+    running on `engine`, so a read sees the writes before it in the same batch."""
+    shared: Connection | None = getattr(_SHARED, "conn", None)
+    if shared is not None and shared.engine is engine:
+        yield shared
+        return
+    with engine.connect() as conn:
+        yield conn
+
+
+def writer_queue(engine: Engine) -> _WriterQueue | None:
+    """The queue of SQLite writers to `engine`'s file (None on PostgreSQL)."""
+    return _SQLITE_WRITERS.get(engine)
+
+
+@contextmanager
+def shared_write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One write transaction that every `write_transaction(engine)` of this thread joins, as a
+    savepoint, until it ends (`vakstem.store.write_batches`). The caller holds the writer
+    queue already."""
+    if getattr(_SHARED, "conn", None) is not None:
+        raise RuntimeError("a shared write transaction is already running in this thread")
+    if engine.dialect.name != "sqlite":
+        raise ValueError("shared write transactions are for SQLite")
+    with engine.connect().execution_options(**{WRITE_LOCK: True}) as conn, conn.begin():
+        _SHARED.conn, _SHARED.raw, _SHARED.depth = conn, conn.connection.driver_connection, 0
+        try:
+            yield conn
+        finally:
+            _SHARED.conn = _SHARED.raw = None
 
 
 def migrate(engine: Engine) -> None:

@@ -58,7 +58,9 @@ class WebContext:
             secret = self.settings.secret_key or self.settings.run_key
             self.csrf_key = secret.encode("utf-8") if secret else secrets.token_bytes(32)
         self.env = make_environment()
-        self.db = DatabaseCalls(self.settings.database_calls or default_mode(self.engine))
+        self.db = DatabaseCalls(
+            self.settings.database_calls or default_mode(self.engine), self.engine
+        )
 
     def csrf_token(self, *parts: str) -> str:
         message = "\x1f".join(parts).encode("utf-8")

@@ -36,6 +36,9 @@ from typing import Literal, ParamSpec, TypeVar
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
+from vakstem.store.engine import writer_queue
+from vakstem.web.write_batches import WriteBatches
+
 DatabaseCallMode = Literal["inline", "threads"]
 
 _P = ParamSpec("_P")
@@ -48,12 +51,27 @@ def default_mode(engine: Engine) -> DatabaseCallMode:
 
 
 class DatabaseCalls:
-    """Calls a short, blocking database function from a request handler."""
+    """Calls a short, blocking database function from a request handler.
 
-    def __init__(self, mode: DatabaseCallMode) -> None:
+    `write` is for a function that stores a page: inline on SQLite it joins the worker's
+    write batches (`write_batches`), so it shares one write lock and one commit with the
+    pages that arrived meanwhile, and the worker goes on serving while it waits for the lock.
+    """
+
+    def __init__(self, mode: DatabaseCallMode, engine: Engine | None = None) -> None:
         self.mode: DatabaseCallMode = mode
+        self._batches = (
+            WriteBatches(engine)
+            if mode == "inline" and engine is not None and writer_queue(engine) is not None
+            else None
+        )
 
     async def __call__(self, func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         if self.mode == "inline":
             return func(*args, **kwargs)
         return await run_in_threadpool(func, *args, **kwargs)
+
+    async def write(self, func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        if self._batches is not None:
+            return await self._batches(func, *args, **kwargs)
+        return await self(func, *args, **kwargs)

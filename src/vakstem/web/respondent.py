@@ -316,7 +316,7 @@ def build_router(web: WebContext) -> APIRouter:
             )
             return state, store_page(state, form, page_id)
 
-        state, result = await web.db(start_and_store)
+        state, result = await web.db.write(start_and_store)
         return submitted(request, state, state.resume_code, result)
 
     def store_page(state: ResponseState, form: Form, page_id: str) -> SubmitResult | None:
@@ -361,7 +361,7 @@ def build_router(web: WebContext) -> APIRouter:
         state = await resolve(study_id, code)
         here = response_path(study_id, code_of(state, code))
         if lang and lang != state.language and lang in state.study.languages:
-            await web.db(service.set_language, state.id, lang)
+            await web.db.write(service.set_language, state.id, lang)
             return RedirectResponse(here, status_code=303)
         if state.page is None or state.status is not ResponseStatus.ACTIVE:
             extra = None
@@ -424,7 +424,7 @@ def build_router(web: WebContext) -> APIRouter:
                 flags=flags,
             )
 
-        outcome = await web.db(find_and_store)
+        outcome = await web.db.write(find_and_store)
         state = outcome.state
         code = code_of(state, code)
         if not outcome.token_ok:
@@ -462,7 +462,7 @@ def build_router(web: WebContext) -> APIRouter:
             _first(form, CSRF_FIELD), state.id, page_id
         ):
             with contextlib.suppress(StalePage, ResponseFinished):
-                await web.db(service.back, state.id, page_id=page_id)
+                await web.db.write(service.back, state.id, page_id=page_id)
         return RedirectResponse(here, status_code=303)
 
     @router.get("/s/{study_id}/hervat")
