@@ -9,6 +9,7 @@ removed, and concurrent submits of one response serialised so two tabs cannot in
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -46,6 +47,7 @@ from vakstem.service.types import (
     SubmitResult,
 )
 from vakstem.store.engine import WRITE_LOCK, read_connection, write_transaction
+from vakstem.store.invitations import quotas as quotas_table
 from vakstem.store.studies import version_model
 from vakstem.store.tables import answers as answers_table
 from vakstem.store.tables import page_events, responses, studies
@@ -74,17 +76,80 @@ def _utc_now() -> datetime:
 
 # Statements of the page-submit path, built once: building a statement anew for every call
 # (clauses, bind parameters, its cache key) cost more CPU than executing it.
-_BY_ID = sa.select(responses).where(responses.c.id == sa.bindparam("response_id"))
-_BY_HASH = sa.select(responses).where(responses.c.resume_hash == sa.bindparam("resume_hash"))
-_BY_ID_LOCKED = _BY_ID.with_for_update()
-_BY_HASH_LOCKED = _BY_HASH.with_for_update()
-_ANSWERS_OF = sa.select(answers_table.c.variable, answers_table.c.value).where(
-    answers_table.c.response_id == sa.bindparam("response_id")
-)
 _STUDY_ROW = sa.select(studies).where(studies.c.id == sa.bindparam("study_id"))
 _INSERT_EVENT = page_events.insert()
 _INSERT_ANSWERS = answers_table.insert()
 _UPDATE_RESPONSE = responses.update().where(responses.c.id == sa.bindparam("response_id"))
+
+#: A response's answers as one JSON object built by the database, so reading a response is one
+#: statement and one `json.loads` instead of a row per answer. SQLite prints a REAL with 15
+#: significant digits, which can change a decimal answer: its reals go in as null and are read
+#: again (`_REALS_OF`). Answers are stored as JSON text, so the other values are copied as
+#: they are.
+_ANSWERS_JSON = {
+    "sqlite": "(SELECT '{' || group_concat(json_quote(answers.variable) || ':' || "
+    "CASE WHEN typeof(answers.value) = 'real' THEN 'null' ELSE answers.value END, ',') || '}' "
+    "FROM answers WHERE answers.response_id = responses.id)",
+    "postgresql": "(SELECT jsonb_object_agg(answers.variable, answers.value)::text "
+    "FROM answers WHERE answers.response_id = responses.id)",
+}
+_HAS_REALS = {
+    "sqlite": "EXISTS (SELECT 1 FROM answers WHERE answers.response_id = responses.id "
+    "AND typeof(answers.value) = 'real')",
+    "postgresql": "false",
+}
+_REALS_OF = sa.text(
+    "SELECT variable, value FROM answers WHERE response_id = :response_id "
+    "AND typeof(value) = 'real'"
+).columns(sa.column("variable", sa.String), sa.column("value", sa.Float))
+#: Whether the study has quotas on answers (most have none: then a page needs no quota query).
+_HAS_ANSWER_QUOTAS = (
+    sa.exists()
+    .where(quotas_table.c.study_id == responses.c.study_id, quotas_table.c.variable.is_not(None))
+    .label("has_answer_quotas")
+)
+_READS: dict[tuple[str, bool, bool], sa.Select[Any]] = {}
+
+
+def _read_statement(dialect: str, by_hash: bool, locked: bool) -> sa.Select[Any]:
+    """The response (by id or resume-code hash) with its study's fieldwork columns, whether the
+    study has answer quotas and its answers, in one statement, built once per kind."""
+    key = (dialect, by_hash, locked)
+    query = _READS.get(key)
+    if query is None:
+        query = (
+            sa.select(
+                responses,
+                studies.c.status.label("study_status"),
+                studies.c.current_version.label("study_version"),
+                studies.c.opens_at.label("study_opens_at"),
+                studies.c.closes_at.label("study_closes_at"),
+                _HAS_ANSWER_QUOTAS,
+                sa.literal_column(_ANSWERS_JSON[dialect], sa.Text).label("answers_json"),
+                sa.literal_column(_HAS_REALS[dialect], sa.Boolean).label("has_reals"),
+            )
+            .join(studies, studies.c.id == responses.c.study_id)
+            .where(
+                responses.c.resume_hash == sa.bindparam("resume_hash")
+                if by_hash
+                else responses.c.id == sa.bindparam("response_id")
+            )
+        )
+        if locked:
+            # The response row only: locking the study's row would queue every page on it.
+            query = query.with_for_update(of=responses)
+        _READS[key] = query
+    return query
+
+
+@dataclass(frozen=True, slots=True)
+class _Fieldwork:
+    """The study columns that say whether fieldwork is open, read with a response."""
+
+    status: str
+    current_version: str | None
+    opens_at: datetime | None
+    closes_at: datetime | None
 
 
 @dataclass
@@ -105,6 +170,10 @@ class _Response:
     started_at: datetime | None = None
     #: Bot flags set so far (`bots.FLAGS`).
     flags: list[str] = field(default_factory=list)
+    #: The study's fieldwork columns and whether it has answer quotas, read with the response
+    #: (None for a response made in this transaction).
+    fieldwork: _Fieldwork | None = None
+    answer_quotas: bool = True
 
 
 class ResponseService:
@@ -129,15 +198,18 @@ class ResponseService:
         # Locks the row on PostgreSQL (SQLite holds its write lock from BEGIN IMMEDIATE) when
         # called inside a write transaction; a plain read elsewhere.
         locked = bool(conn.get_execution_options().get(WRITE_LOCK))
+        query = _read_statement(conn.dialect.name, resume_hash is not None, locked)
         if resume_hash is not None:
-            query = _BY_HASH_LOCKED if locked else _BY_HASH
             row = conn.execute(query, {"resume_hash": resume_hash}).first()
         else:
-            query = _BY_ID_LOCKED if locked else _BY_ID
             row = conn.execute(query, {"response_id": response_id}).first()
         if row is None:
             raise ResponseNotFound()
-        stored = conn.execute(_ANSWERS_OF, {"response_id": row.id}).all()
+        answers: dict[str, AnswerValue] = json.loads(row.answers_json) if row.answers_json else {}
+        if row.has_reals:
+            answers.update(
+                {r.variable: r.value for r in conn.execute(_REALS_OF, {"response_id": row.id})}
+            )
         return _Response(
             id=row.id,
             study_id=row.study_id,
@@ -149,9 +221,13 @@ class ResponseService:
             path=list(row.path),
             seed=row.seed,
             orders=dict(row.orders),
-            answers={a.variable: a.value for a in stored},
+            answers=answers,
             started_at=row.started_at,
             flags=list(row.quality_flags or ()),
+            fieldwork=_Fieldwork(
+                row.study_status, row.study_version, row.study_opens_at, row.study_closes_at
+            ),
+            answer_quotas=bool(row.has_answer_quotas),
         )
 
     def _view(self, study: Study, resp: _Response) -> PageView | None:
@@ -228,8 +304,12 @@ class ResponseService:
 
     # --- fieldwork checks ----------------------------------------------------------------------
 
-    def _check_open(self, conn: Connection, study_id: str, *, test: bool) -> sa.Row[Any]:
-        row = conn.execute(_STUDY_ROW, {"study_id": study_id}).first()
+    def _check_open(
+        self, conn: Connection, study_id: str, *, test: bool, known: _Fieldwork | None = None
+    ) -> Any:
+        """The study's row (or `known`, its columns read with the response) if fieldwork is
+        open for a new answer; else `StudyNotFound` or `StudyClosed`."""
+        row = known or conn.execute(_STUDY_ROW, {"study_id": study_id}).first()
         if row is None or row.current_version is None:
             raise StudyNotFound(f"no study {study_id!r}", study=study_id)
         now = self._clock()
@@ -462,7 +542,7 @@ class ResponseService:
         """Submit the current page of `resp` (read in this write transaction): the study and
         None once stored and moved on (`resp` is updated), or the result with the errors."""
         self._check_active(resp)
-        self._check_open(conn, resp.study_id, test=resp.is_test)
+        self._check_open(conn, resp.study_id, test=resp.is_test, known=resp.fieldwork)
         if resp.current_page != page_id:
             raise StalePage(
                 f"page {page_id!r} is not the current page",
@@ -478,7 +558,7 @@ class ResponseService:
         page = study.pages[conditions.page_index(study, page_id)]
         if outcome.refused:
             self._refuse(conn, resp, page_id, now)
-        elif quotas.admit_answer(
+        elif resp.answer_quotas and quotas.admit_answer(
             conn, resp.study_id, resp.id, resp.answers, outcome.values, now, test=resp.is_test
         ):
             self._screen_out(conn, resp, page_id, now)
