@@ -29,6 +29,9 @@ from sqlalchemy.engine import Engine
 
 from vakstem.store.engine import shared_write_transaction, writer_queue
 
+#: The pause between two batches of a worker with pages still waiting (see `_run`).
+HANDOVER_SECONDS = 0.001
+
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
@@ -95,6 +98,12 @@ class WriteBatches:
                     self._queue.__exit__(None)
                 else:
                     await loop.run_in_executor(self._lock_thread, self._give)
+            if self._pending:
+                # A lock given back is not handed to the writer waiting longest: the one that
+                # just gave it back would take it again at once, and the other workers'
+                # respondents would wait. A millisecond lets a waiting worker have its turn;
+                # this loop serves other requests meanwhile.
+                await asyncio.sleep(HANDOVER_SECONDS)
 
     # Both run on the helper thread only.
     def _take(self) -> None:
