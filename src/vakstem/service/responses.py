@@ -48,6 +48,7 @@ from vakstem.service.types import (
 )
 from vakstem.store.engine import WRITE_LOCK, read_connection, write_transaction
 from vakstem.store.invitations import quotas as quotas_table
+from vakstem.store.row_inserts import insert_rows
 from vakstem.store.studies import version_model
 from vakstem.store.tables import answers as answers_table
 from vakstem.store.tables import page_events, responses, studies
@@ -78,7 +79,6 @@ def _utc_now() -> datetime:
 # (clauses, bind parameters, its cache key) cost more CPU than executing it.
 _STUDY_ROW = sa.select(studies).where(studies.c.id == sa.bindparam("study_id"))
 _INSERT_EVENT = page_events.insert()
-_INSERT_ANSWERS = answers_table.insert()
 _UPDATE_RESPONSE = responses.update().where(responses.c.id == sa.bindparam("response_id"))
 
 #: A response's answers as one JSON object built by the database, so reading a response is one
@@ -645,8 +645,9 @@ class ResponseService:
         changed = [v for v in variables if v in values and resp.answers.get(v) != values[v]]
         self._delete_answers(conn, resp.id, gone + [v for v in changed if v in resp.answers])
         if changed:
-            conn.execute(
-                _INSERT_ANSWERS,
+            insert_rows(
+                conn,
+                answers_table,
                 [
                     {
                         "response_id": resp.id,
@@ -683,7 +684,7 @@ class ResponseService:
                 {"response_id": resp.id, "page_id": target.id, "event": "shown", "at": now}
             )
         # Both events in one statement (in this order: the ids keep it).
-        conn.execute(_INSERT_EVENT, events)
+        insert_rows(conn, page_events, events)
         conn.execute(_UPDATE_RESPONSE, {"response_id": resp.id, **update})
 
     def _flag(self, conn: Connection, resp: _Response, flags: Iterable[str], now: datetime) -> None:

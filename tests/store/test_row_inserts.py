@@ -1,0 +1,86 @@
+"""`insert_rows` stores exactly what SQLAlchemy's own INSERT stores: on SQLite the rows go to the
+driver's executemany with the columns' bind processors, and the stored bytes and storage classes
+must not differ from SQLAlchemy's in any column type a page submit writes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from vakstem.store.engine import create_database_engine, write_transaction
+from vakstem.store.row_inserts import insert_rows
+from vakstem.store.tables import Json, UTCDateTime
+
+metadata = sa.MetaData()
+rows_table = sa.Table(
+    "row_insert_probe",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("value", Json, nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("flag", sa.Boolean, nullable=True),
+)
+
+AMSTERDAM = timezone(timedelta(hours=1))
+VALUES: list[Any] = [
+    3,
+    0.30000000000000004,
+    38.123456789012344,
+    7.0,
+    -0.0,
+    2**62,
+    "tekst met 'quotes' en \"dubbele\", é 😀 \x1f",
+    [1, 4, 8],
+    [],
+    True,
+    None,
+    {"a": [1, 2]},
+]
+
+
+def _rows(start: int) -> list[dict[str, Any]]:
+    at = datetime(2026, 11, 27, 17, 30, 1, 123456, tzinfo=AMSTERDAM)
+    return [
+        {"id": start + i, "name": f"v{i}", "value": value, "at": at, "flag": i % 2 == 0}
+        for i, value in enumerate(VALUES)
+    ]
+
+
+def _stored(conn: sa.Connection, first: int) -> list[tuple[Any, ...]]:
+    if conn.dialect.name == "sqlite":
+        query = (
+            "SELECT name, typeof(value), value, typeof(at), at, typeof(flag), flag "
+            "FROM row_insert_probe WHERE id >= ? AND id < ? ORDER BY id"
+        )
+        return list(conn.exec_driver_sql(query, (first, first + len(VALUES))).tuples())
+    query = (
+        "SELECT name, value::text, at, flag FROM row_insert_probe "
+        "WHERE id >= %(a)s AND id < %(b)s ORDER BY id"
+    )
+    return list(conn.exec_driver_sql(query, {"a": first, "b": first + len(VALUES)}).tuples())
+
+
+def test_rows_are_stored_as_sqlalchemy_stores_them(database_url: str) -> None:
+    engine = create_database_engine(database_url)
+    metadata.create_all(engine)
+    try:
+        with write_transaction(engine) as conn:
+            conn.execute(rows_table.insert(), _rows(0))
+            insert_rows(conn, rows_table, _rows(100))
+            insert_rows(conn, rows_table, [])  # nothing to store: no statement
+        with engine.connect() as conn:
+            reference, fast = _stored(conn, 0), _stored(conn, 100)
+            assert len(reference) == len(VALUES)
+            assert fast == reference
+            read = conn.execute(
+                sa.select(rows_table.c.value, rows_table.c.at)
+                .where(rows_table.c.id >= 100)
+                .order_by(rows_table.c.id)
+            ).all()
+        assert [row.value for row in read] == VALUES
+        assert {row.at for row in read} == {datetime(2026, 11, 27, 16, 30, 1, 123456, tzinfo=UTC)}
+    finally:
+        engine.dispose()
