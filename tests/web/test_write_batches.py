@@ -6,6 +6,8 @@ the lock."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,3 +182,42 @@ def test_shared_transactions_are_for_sqlite_alone_and_do_not_nest(
         shared_write_transaction(sqlite_engine),
     ):
         pass
+
+
+def test_a_write_on_the_loop_thread_outside_the_batches_fails_instead_of_hanging(
+    sqlite_engine: Engine,
+) -> None:
+    """While a batch's helper thread holds (or waits for) the writer queue, the loop's thread
+    must not wait for the queue itself: the helper gives it back only after the batch has run
+    on that very thread. Such a write is refused with a message naming the way to write."""
+    batches = WriteBatches(sqlite_engine)
+    other_has_lock, release = threading.Event(), threading.Event()
+
+    def other_process() -> None:
+        # Another process: only the file lock, as a second open file of the lock file.
+        path = Path(str(sqlite_engine.url.database) + "-writers")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            other_has_lock.set()
+            release.wait(10)
+        finally:
+            os.close(fd)
+
+    async def run() -> object:
+        thread = threading.Thread(target=other_process)
+        thread.start()
+        assert other_has_lock.wait(10)
+        queued = asyncio.ensure_future(batches(_add, sqlite_engine, "gebundeld"))
+        await asyncio.sleep(0.05)  # the helper now holds the thread lock, waiting for the file
+        try:
+            with pytest.raises(RuntimeError, match=r"DatabaseCalls\.write"):
+                _add(sqlite_engine, "los")
+        finally:
+            release.set()
+        result = await queued
+        thread.join()
+        return result
+
+    asyncio.run(run())
+    assert _texts(sqlite_engine) == ["gebundeld"]

@@ -7,6 +7,7 @@ the data has the same connection settings and an up-to-date schema.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import threading
@@ -74,7 +75,15 @@ class _WriterQueue:
         return self._fd
 
     def __enter__(self) -> None:
-        self._threads.acquire()
+        if not self._threads.acquire(blocking=False):
+            if _on_event_loop():
+                # Another thread of this process holds the queue; it may be a write batch's
+                # helper, whose batch needs this very thread to run: waiting would never end.
+                raise RuntimeError(
+                    "a write on the event loop's thread must go through DatabaseCalls.write "
+                    "(vakstem.web.write_batches), not wait for the writer queue"
+                )
+            self._threads.acquire()
         try:
             if self._depth == 0 and self._lock_path is not None:
                 fcntl.flock(self._lock_file(), fcntl.LOCK_EX)
@@ -106,6 +115,15 @@ class _WriterQueue:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._threads.release()
+
+
+def _on_event_loop() -> bool:
+    """Whether this thread is running an asyncio event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _alembic_config() -> Config:

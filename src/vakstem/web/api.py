@@ -207,7 +207,9 @@ def build_router(web: WebContext) -> APIRouter:
     )
     async def start(study_id: str, body: StartIn | None = None) -> StartOut:
         body = body or StartIn()
-        state = await web.db(service.start, study_id, language=body.language, source=body.source)
+        state = await web.db.write(
+            service.start, study_id, language=body.language, source=body.source
+        )
         return StartOut(
             id=state.id,
             resume_code=state.resume_code,
@@ -245,7 +247,7 @@ def build_router(web: WebContext) -> APIRouter:
             except StalePage as exc:
                 return service.state(state.id), exc
 
-        result = await web.db(store)
+        result = await web.db.write(store)
         if isinstance(result, tuple):
             current, exc = result
             detail = web.catalogues.domain_message(current.language, exc.code)
@@ -264,7 +266,7 @@ def build_router(web: WebContext) -> APIRouter:
         def step_back() -> ResponseState:
             return service.back(authorized(response_id, authorization).id)
 
-        return state_out(await web.db(step_back))
+        return state_out(await web.db.write(step_back))
 
     @router.post(
         "/studies/{study_id}/withdrawals",
