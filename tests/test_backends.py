@@ -37,6 +37,10 @@ ALLOWED = {
         "restore checks the SQLite file header and names it; a PostgreSQL backup is pg_dump's "
         "custom format, refused by pg_restore (the round trip itself runs on both backends)"
     ),
+    "web/test_write_batches.py": (
+        "write batches share SQLite's one write lock and transaction; PostgreSQL locks rows and "
+        "never batches (that refusal is tested there on both backends)"
+    ),
     "browser/conftest.py": (
         "browser modules run on one backend each to keep the suite affordable; modules that "
         "do not ask for PostgreSQL (console, live conditions) get SQLite"
