@@ -221,3 +221,35 @@ def test_a_write_on_the_loop_thread_outside_the_batches_fails_instead_of_hanging
 
     asyncio.run(run())
     assert _texts(sqlite_engine) == ["gebundeld"]
+
+
+def test_when_sqlite_rolls_the_batch_back_no_page_is_reported_stored(
+    sqlite_engine: Engine,
+) -> None:
+    """SQLite rolls a whole transaction back on some errors (a full disk, an I/O error). The
+    pages written before in the batch are then gone as well: every request of the batch gets
+    the error, and the pages after are not written outside the batch."""
+    batches = WriteBatches(sqlite_engine)
+
+    def lost(text: str) -> None:
+        with write_transaction(sqlite_engine) as conn:
+            conn.execute(notes.insert().values(text=text))
+            # What SQLite does itself after such an error.
+            conn.connection.driver_connection.execute("ROLLBACK")  # type: ignore[union-attr]
+            raise OSError("schijf vol")
+
+    async def run() -> list[object]:
+        return await asyncio.gather(
+            batches(_add, sqlite_engine, "eerder"),
+            batches(lost, "verloren"),
+            batches(_add, sqlite_engine, "later"),
+            return_exceptions=True,
+        )
+
+    results = asyncio.run(run())
+    assert all(isinstance(r, Exception) for r in results), results
+    assert "rolled back" in str(results[0])
+    assert _texts(sqlite_engine) == []
+    # The next batch works again.
+    asyncio.run(batches(_add, sqlite_engine, "daarna"))
+    assert _texts(sqlite_engine) == ["daarna"]

@@ -118,12 +118,18 @@ class WriteBatches:
     def _write(self, jobs: list[_Job]) -> None:
         outcomes: list[tuple[_Job, bool, Any]] = []
         try:
-            with shared_write_transaction(self._engine):
+            with shared_write_transaction(self._engine) as conn:
+                driver = conn.connection.driver_connection
                 for job in jobs:
                     try:
                         outcomes.append((job, True, job.func(*job.args, **job.kwargs)))
                     except Exception as exc:
                         outcomes.append((job, False, exc))
+                    if not driver.in_transaction:  # type: ignore[union-attr]
+                        # SQLite rolled the whole transaction back (a full disk, an I/O
+                        # error): the pages before are gone too, so none may be reported
+                        # as stored, and the next would be written outside the batch.
+                        raise _Lost("the database rolled back the shared write transaction")
         except BaseException as exc:
             # BEGIN or COMMIT failed (or the process is stopping): nothing was stored.
             _fail(jobs, exc)
@@ -137,6 +143,10 @@ class WriteBatches:
                 job.future.set_result(value)
             else:
                 job.future.set_exception(value)
+
+
+class _Lost(Exception):
+    """The shared transaction ended under the batch: nothing of it was stored."""
 
 
 def _fail(jobs: list[_Job], exc: BaseException) -> None:
