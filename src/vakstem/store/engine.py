@@ -84,21 +84,19 @@ class _WriterQueue:
                     "(vakstem.web.write_batches), not wait for the writer queue"
                 )
             self._threads.acquire()
-        try:
-            if self._depth == 0 and self._lock_path is not None:
-                fcntl.flock(self._lock_file(), fcntl.LOCK_EX)
-        except BaseException:
-            self._threads.release()
-            raise
-        self._depth += 1
+        self._take_file(wait=True)
 
     def try_enter(self) -> bool:
         """Take the queue if no one holds it, without waiting; False if someone does."""
-        if not self._threads.acquire(blocking=False):
-            return False
+        return self._threads.acquire(blocking=False) and self._take_file(wait=False)
+
+    def _take_file(self, *, wait: bool) -> bool:
+        """With the thread lock held: the file lock (when this is the outermost entry), or
+        False and the thread lock given back if another process holds it and `wait` is off."""
         try:
             if self._depth == 0 and self._lock_path is not None:
-                fcntl.flock(self._lock_file(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                flags = fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB
+                fcntl.flock(self._lock_file(), flags)
         except BlockingIOError:
             self._threads.release()
             return False
