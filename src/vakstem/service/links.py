@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from vakstem.service.types import DomainError, StudyNotFound
 from vakstem.store.invitations import link_opens, source_tags
+from vakstem.store.prepared import Prepared
 from vakstem.store.studies import get_study
 from vakstem.store.tables import responses, studies
 
@@ -47,11 +48,13 @@ def _check_study(conn: Connection, study_id: str) -> None:
         raise StudyNotFound(f"no study {study_id!r}", study=study_id)
 
 
+_DB_TAGS = Prepared(
+    sa.select(source_tags.c.tag).where(source_tags.c.study_id == sa.bindparam("study_id"))
+)
+
+
 def db_tags(conn: Connection, study_id: str) -> list[str]:
-    rows = conn.execute(
-        sa.select(source_tags.c.tag).where(source_tags.c.study_id == study_id)
-    ).scalars()
-    return sorted(rows)
+    return sorted(row.tag for row in _DB_TAGS.all(conn, {"study_id": study_id}))
 
 
 def accepted_sources(conn: Connection, study_id: str, file_sources: tuple[str, ...]) -> set[str]:

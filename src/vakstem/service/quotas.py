@@ -32,6 +32,7 @@ from vakstem.service import links
 from vakstem.service.types import DomainError, StudyClosed, StudyNotFound
 from vakstem.store.engine import WRITE_LOCK
 from vakstem.store.invitations import quotas
+from vakstem.store.prepared import Prepared
 from vakstem.store.studies import get_study
 from vakstem.store.tables import answers, responses, studies
 
@@ -217,12 +218,17 @@ def _answer_counts(
     return completes, running
 
 
+_QUOTAS = (
+    sa.select(quotas).where(quotas.c.study_id == sa.bindparam("study_id")).order_by(quotas.c.id)
+)
+#: Read at every start: (plain, row-locked).
+_STUDY_QUOTAS = (Prepared(_QUOTAS), Prepared(_QUOTAS.with_for_update()))
+
+
 def _statuses(conn: Connection, study_id: str, now: datetime) -> list[QuotaStatus]:
-    query = sa.select(quotas).where(quotas.c.study_id == study_id).order_by(quotas.c.id)
-    if conn.get_execution_options().get(WRITE_LOCK):
-        query = query.with_for_update()
+    query = _STUDY_QUOTAS[bool(conn.get_execution_options().get(WRITE_LOCK))]
     result = []
-    for row in conn.execute(query).all():
+    for row in query.all(conn, {"study_id": study_id}):
         sources = tuple(row.sources) if row.sources is not None else None
         since = now - timedelta(minutes=row.hold_minutes)
         if row.variable is not None:

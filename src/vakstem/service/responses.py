@@ -48,6 +48,7 @@ from vakstem.service.types import (
 )
 from vakstem.store.engine import WRITE_LOCK, read_connection, write_transaction
 from vakstem.store.invitations import quotas as quotas_table
+from vakstem.store.prepared import Prepared
 from vakstem.store.row_inserts import insert_rows
 from vakstem.store.studies import version_model
 from vakstem.store.tables import answers as answers_table
@@ -77,9 +78,14 @@ def _utc_now() -> datetime:
 
 # Statements of the page-submit path, built once: building a statement anew for every call
 # (clauses, bind parameters, its cache key) cost more CPU than executing it.
-_STUDY_ROW = sa.select(studies).where(studies.c.id == sa.bindparam("study_id"))
-_INSERT_EVENT = page_events.insert()
-_UPDATE_RESPONSE = responses.update().where(responses.c.id == sa.bindparam("response_id"))
+# On SQLite they run on the driver directly (`Prepared`).
+_STUDY_ROW = Prepared(sa.select(studies).where(studies.c.id == sa.bindparam("study_id")))
+_UPDATE_RESPONSE = Prepared(responses.update().where(responses.c.id == sa.bindparam("response_id")))
+_STARTED_BY = Prepared(
+    sa.select(
+        responses.c.id, responses.c.study_id, responses.c.resume_hash, responses.c.started_at
+    ).where(responses.c.start_nonce == sa.bindparam("start_nonce"))
+)
 
 #: A response's answers as one JSON object built by the database, so reading a response is one
 #: statement and one `json.loads` instead of a row per answer. SQLite prints a REAL with 15
@@ -108,15 +114,15 @@ _HAS_ANSWER_QUOTAS = (
     .where(quotas_table.c.study_id == responses.c.study_id, quotas_table.c.variable.is_not(None))
     .label("has_answer_quotas")
 )
-_READS: dict[tuple[str, bool, bool], sa.Select[Any]] = {}
+_READS: dict[tuple[str, bool, bool], Prepared] = {}
 
 
-def _read_statement(dialect: str, by_hash: bool, locked: bool) -> sa.Select[Any]:
+def _read_statement(dialect: str, by_hash: bool, locked: bool) -> Prepared:
     """The response (by id or resume-code hash) with its study's fieldwork columns, whether the
     study has answer quotas and its answers, in one statement, built once per kind."""
     key = (dialect, by_hash, locked)
-    query = _READS.get(key)
-    if query is None:
+    prepared = _READS.get(key)
+    if prepared is None:
         query = (
             sa.select(
                 responses,
@@ -138,8 +144,8 @@ def _read_statement(dialect: str, by_hash: bool, locked: bool) -> sa.Select[Any]
         if locked:
             # The response row only: locking the study's row would queue every page on it.
             query = query.with_for_update(of=responses)
-        _READS[key] = query
-    return query
+        prepared = _READS[key] = Prepared(query)
+    return prepared
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,9 +206,9 @@ class ResponseService:
         locked = bool(conn.get_execution_options().get(WRITE_LOCK))
         query = _read_statement(conn.dialect.name, resume_hash is not None, locked)
         if resume_hash is not None:
-            row = conn.execute(query, {"resume_hash": resume_hash}).first()
+            row = query.first(conn, {"resume_hash": resume_hash})
         else:
-            row = conn.execute(query, {"response_id": response_id}).first()
+            row = query.first(conn, {"response_id": response_id})
         if row is None:
             raise ResponseNotFound()
         answers: dict[str, AnswerValue] = json.loads(row.answers_json) if row.answers_json else {}
@@ -309,7 +315,7 @@ class ResponseService:
     ) -> Any:
         """The study's row (or `known`, its columns read with the response) if fieldwork is
         open for a new answer; else `StudyNotFound` or `StudyClosed`."""
-        row = known or conn.execute(_STUDY_ROW, {"study_id": study_id}).first()
+        row = known or _STUDY_ROW.first(conn, {"study_id": study_id})
         if row is None or row.current_version is None:
             raise StudyNotFound(f"no study {study_id!r}", study=study_id)
         now = self._clock()
@@ -364,14 +370,7 @@ class ResponseService:
     ) -> ResponseState | _StaleKey | None:
         """The response `start_key` already created, with its resume code; None if none;
         `STALE_KEY` if it was created longer ago than a double submit takes."""
-        row = conn.execute(
-            sa.select(
-                responses.c.id,
-                responses.c.study_id,
-                responses.c.resume_hash,
-                responses.c.started_at,
-            ).where(responses.c.start_nonce == bots.start_key_hash(start_key))
-        ).first()
+        row = _STARTED_BY.first(conn, {"start_nonce": bots.start_key_hash(start_key)})
         if row is None:
             return None
         if row.study_id != study_id:
@@ -435,27 +434,31 @@ class ResponseService:
             )
             if first is not None:
                 resp.orders = conditions.new_orders(study, study.pages[first], resp.seed, {})
-            conn.execute(
-                responses.insert().values(
-                    id=resp.id,
-                    study_id=study_id,
-                    version_hash=resp.version_hash,
-                    language=resp.language,
-                    # Only tags the study knows (`quotas.admit`): a free-form tag could carry
-                    # anything.
-                    source=source,
-                    status=resp.status.value,
-                    is_test=test,
-                    current_page=resp.current_page,
-                    path=resp.path,
-                    seed=resp.seed,
-                    orders=resp.orders,
-                    resume_hash=resume_codes.code_hash(code),
-                    start_nonce=None if start_key is None else bots.start_key_hash(start_key),
-                    started_at=now,
-                    completed_at=None if first is not None else now,
-                    updated_at=now,
-                )
+            insert_rows(
+                conn,
+                responses,
+                [
+                    dict(
+                        id=resp.id,
+                        study_id=study_id,
+                        version_hash=resp.version_hash,
+                        language=resp.language,
+                        # Only tags the study knows (`quotas.admit`): a free-form tag could carry
+                        # anything.
+                        source=source,
+                        status=resp.status.value,
+                        is_test=test,
+                        current_page=resp.current_page,
+                        path=resp.path,
+                        seed=resp.seed,
+                        orders=resp.orders,
+                        resume_hash=resume_codes.code_hash(code),
+                        start_nonce=None if start_key is None else bots.start_key_hash(start_key),
+                        started_at=now,
+                        completed_at=None if first is not None else now,
+                        updated_at=now,
+                    )
+                ],
             )
             if resp.current_page is not None:
                 self._event(conn, resp.id, resp.current_page, "shown", now)
@@ -685,7 +688,7 @@ class ResponseService:
             )
         # Both events in one statement (in this order: the ids keep it).
         insert_rows(conn, page_events, events)
-        conn.execute(_UPDATE_RESPONSE, {"response_id": resp.id, **update})
+        _UPDATE_RESPONSE.execute(conn, {"response_id": resp.id, **update})
 
     def _flag(self, conn: Connection, resp: _Response, flags: Iterable[str], now: datetime) -> None:
         merged = bots.merge_flags(resp.flags, flags) or []
@@ -746,9 +749,10 @@ class ResponseService:
     def _event(
         self, conn: Connection, response_id: str, page_id: str, event: str, at: datetime
     ) -> None:
-        conn.execute(
-            _INSERT_EVENT,
-            {"response_id": response_id, "page_id": page_id, "event": event, "at": at},
+        insert_rows(
+            conn,
+            page_events,
+            [{"response_id": response_id, "page_id": page_id, "event": event, "at": at}],
         )
 
     # --- moving and leaving --------------------------------------------------------------------

@@ -17,6 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from vakstem.store.prepared import sqlalchemy_errors
+
 _Processor = Callable[[Any], Any] | None
 #: (table, column names) -> the SQL and each column's bind processor, per process.
 _PLANS: dict[tuple[sa.Table, tuple[str, ...]], tuple[str, tuple[_Processor, ...]]] = {}
@@ -48,4 +50,5 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, A
         )
         for row in rows
     ]
-    conn.connection.driver_connection.executemany(sql, params)  # type: ignore[union-attr]
+    with sqlalchemy_errors(sql, params):
+        conn.connection.driver_connection.executemany(sql, params)  # type: ignore[union-attr]

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -23,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from vakstem.instrument.schema import Study
 from vakstem.service.types import StudyNotFound
 from vakstem.store.engine import write_transaction
+from vakstem.store.prepared import Prepared
 from vakstem.store.tables import instrument_versions, responses, studies
 
 
@@ -182,8 +184,12 @@ def _load(
     return exists is None
 
 
-def _study_row(conn: Connection, study_id: str) -> sa.Row[tuple[object, ...]]:
-    row = conn.execute(sa.select(studies).where(studies.c.id == study_id)).first()
+#: Built once: building the statement for every welcome page cost more than running it.
+_STUDY_ROW = Prepared(sa.select(studies).where(studies.c.id == sa.bindparam("study_id")))
+
+
+def _study_row(conn: Connection, study_id: str) -> Any:
+    row = _STUDY_ROW.first(conn, {"study_id": study_id})
     if row is None or row.current_version is None:
         raise StudyNotFound(f"no study {study_id!r}", study=study_id)
     return row
