@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from markupsafe import Markup
 
 from vakstem.service.types import ItemError, PageView
 from vakstem.web.i18n import Catalogues
@@ -48,7 +47,8 @@ def render(
         resume_code="ABCD-EFGH-JK",
         resume_url="http://testserver/s/alles/r/ABCD-EFGH-JK",
         resume_form_url="",
-        withdraw_offer=Markup('<form class="withdraw-offer"></form>'),
+        withdraw_action="/s/alles/intrekken",
+        withdraw_csrf="withdraw-token",
         notice="",
     )
     return Page(html)

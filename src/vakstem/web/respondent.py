@@ -43,7 +43,7 @@ from vakstem.web.context import WebContext
 from vakstem.web.errors import WebError
 from vakstem.web.i18n import N_
 from vakstem.web.render import build_page, preview_page
-from vakstem.web.withdraw_routes import offer_form
+from vakstem.web.withdraw_routes import offer_fields, offer_form
 
 #: Form fields that are not answers start with an underscore; variable ids never do.
 PAGE_FIELD = "_page"
@@ -173,12 +173,8 @@ def build_router(web: WebContext) -> APIRouter:
             resume_code=resume_code,
             resume_url=resume_url,
             resume_form_url=resume_form_url,
-            withdraw_offer=(
-                offer_form(web, study.id, resume_code, language, show_code=False)
-                if resume_code
-                else Markup("")
-            ),
             notice=notice,
+            **offer_fields(web, study.id),
         )
 
     def finished_page(

@@ -9,7 +9,8 @@ respondent's browser withdraw without knowing their code (and whoever knows it c
 anyway). An unknown code, and a code of another study, get the same answer, so the form reveals
 nothing about other studies. Attempts are rate-limited with resume-code entry (`security.py`).
 
-`offer_form` renders the "withdraw my answers" button shown beside a respondent's resume code.
+`offer_form` renders the "withdraw my answers" button shown beside a respondent's resume code
+(page.html includes the same form with `offer_fields`).
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ def _confirm_token(web: WebContext, study_id: str, code: str) -> str:
     return web.csrf_token("withdraw-confirm", study_id, code)
 
 
+def offer_fields(web: WebContext, study_id: str) -> dict[str, str]:
+    """What `_withdraw_offer.html` needs besides the code: a page that shows the code (page.html)
+    includes the form itself, with these in its context."""
+    return {"withdraw_action": path(study_id), "withdraw_csrf": _ask_token(web, study_id)}
+
+
 def offer_form(
     web: WebContext, study_id: str, code: str, language: str, *, show_code: bool
 ) -> Markup:
@@ -74,10 +81,9 @@ def offer_form(
         web.catalogues,
         "_withdraw_offer.html",
         language=language,
-        action=path(study_id),
-        csrf=_ask_token(web, study_id),
-        code=code,
-        show_code=show_code,
+        withdraw_code=code,
+        withdraw_show_code=show_code,
+        **offer_fields(web, study_id),
     )
     # Rendered by the autoescaping environment: every value in it is escaped already.
     return Markup(html)
