@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -111,9 +111,22 @@ def _clean_code(code: str) -> str:
     return re.sub(r"[^0-9A-Za-z]", "", code).upper()
 
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
 def build_router(web: WebContext) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     service = web.service
+
+    def route(path: str, method: str) -> Callable[[Endpoint], Endpoint]:
+        """Plain Starlette routes: these pages take every parameter from the request
+        themselves, and FastAPI's parameter solving was a measurable part of a page."""
+
+        def register(endpoint: Endpoint) -> Endpoint:
+            router.add_route(path, endpoint, methods=[method], include_in_schema=False)
+            return endpoint
+
+        return register
 
     choose_language = web.study_language
 
@@ -250,10 +263,10 @@ def build_router(web: WebContext) -> APIRouter:
     async def resolve(study_id: str, code: str) -> ResponseState:
         return await web.db(find, study_id, code)
 
-    @router.get("/s/{study_id}")
-    async def welcome(
-        request: Request, study_id: str, lang: str | None = None, bron: str | None = None
-    ) -> Response:
+    @route("/s/{study_id}", "GET")
+    async def welcome(request: Request) -> Response:
+        study_id = request.path_params["study_id"]
+        lang, bron = request.query_params.get("lang"), request.query_params.get("bron")
         stored = await web.db(get_study, web.engine, study_id)
         study = stored.study
         language = choose_language(lang, study)
@@ -273,8 +286,9 @@ def build_router(web: WebContext) -> APIRouter:
             resume_form_url=f"/s/{quote(study_id)}/hervat?lang={language}",
         )
 
-    @router.post("/s/{study_id}")
-    async def start(request: Request, study_id: str) -> Response:
+    @route("/s/{study_id}", "POST")
+    async def start(request: Request) -> Response:
+        study_id = request.path_params["study_id"]
         form = await read_form(request)
         stored = await web.db(get_study, web.engine, study_id)
         study = stored.study
@@ -352,8 +366,10 @@ def build_router(web: WebContext) -> APIRouter:
             status_code=422,
         )
 
-    @router.get("/s/{study_id}/r/{code}")
-    async def show(request: Request, study_id: str, code: str, lang: str | None = None) -> Response:
+    @route("/s/{study_id}/r/{code}", "GET")
+    async def show(request: Request) -> Response:
+        study_id, code = request.path_params["study_id"], request.path_params["code"]
+        lang = request.query_params.get("lang")
         state = await resolve(study_id, code)
         here = response_path(study_id, code_of(state, code))
         if lang and lang != state.language and lang in state.study.languages:
@@ -399,8 +415,9 @@ def build_router(web: WebContext) -> APIRouter:
             status_code=status_code,
         )
 
-    @router.post("/s/{study_id}/r/{code}")
-    async def answer(request: Request, study_id: str, code: str) -> Response:
+    @route("/s/{study_id}/r/{code}", "POST")
+    async def answer(request: Request) -> Response:
+        study_id, code = request.path_params["study_id"], request.path_params["code"]
         form = await read_form(request)
         page_id = _first(form, PAGE_FIELD)
         token = _first(form, CSRF_FIELD)
@@ -446,8 +463,9 @@ def build_router(web: WebContext) -> APIRouter:
                 return render_current(request, following, code)
         return submitted(request, state, code, result)
 
-    @router.post("/s/{study_id}/r/{code}/back")
-    async def back(request: Request, study_id: str, code: str) -> Response:
+    @route("/s/{study_id}/r/{code}/back", "POST")
+    async def back(request: Request) -> Response:
+        study_id, code = request.path_params["study_id"], request.path_params["code"]
         form = await read_form(request)
         state = await resolve(study_id, code)
         code = code_of(state, code)
@@ -461,8 +479,9 @@ def build_router(web: WebContext) -> APIRouter:
                 await web.db.write(service.back, state.id, page_id=page_id)
         return RedirectResponse(here, status_code=303)
 
-    @router.get("/s/{study_id}/hervat")
-    async def resume_form(study_id: str, lang: str | None = None) -> Response:
+    @route("/s/{study_id}/hervat", "GET")
+    async def resume_form(request: Request) -> Response:
+        study_id, lang = request.path_params["study_id"], request.query_params.get("lang")
         stored = await web.db(get_study, web.engine, study_id)
         study = stored.study
         language = choose_language(lang, study)
@@ -483,8 +502,9 @@ def build_router(web: WebContext) -> APIRouter:
             error=error,
         )
 
-    @router.post("/s/{study_id}/hervat")
-    async def resume_submit(request: Request, study_id: str) -> Response:
+    @route("/s/{study_id}/hervat", "POST")
+    async def resume_submit(request: Request) -> Response:
+        study_id = request.path_params["study_id"]
         form = await read_form(request)
         stored = await web.db(get_study, web.engine, study_id)
         study = stored.study
