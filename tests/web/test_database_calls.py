@@ -141,3 +141,30 @@ def test_the_json_api_calls_the_database_as_the_mode_says(
     inline = (mode or default_mode(engine)) == "inline"
     assert {name for name, _ in seen} == {"start", "authorize", "submit_page", "state", "back"}
     assert all(on_loop is inline for _, on_loop in seen), seen
+
+
+def test_pool_calls_never_outnumber_the_engines_kept_connections(engine: Engine) -> None:
+    """More calls at once than the pool keeps connections would open overflow connections and
+    close them again (on PostgreSQL a server process each): the extra calls wait their turn."""
+    kept = engine.pool.size()  # type: ignore[attr-defined]
+    calls = DatabaseCalls("threads", engine)
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def one() -> None:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        with engine.connect():
+            threading.Event().wait(0.02)
+        with lock:
+            running -= 1
+
+    async def many() -> None:
+        await asyncio.gather(*(calls(one) for _ in range(kept * 4)))
+
+    asyncio.run(many())
+    asyncio.run(many())  # a second event loop gets a limiter of its own
+    assert most == kept
+    assert engine.pool.overflow() <= 0  # type: ignore[attr-defined]
