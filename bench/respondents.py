@@ -497,7 +497,14 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    # As Ctrl-C: the `finally` blocks stop the servers and drop the PostgreSQL database, which
+    # a plain SIGTERM (`timeout`, a CI job's cancel) would leave behind.
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shape", choices=sorted(SHAPES), default="klantmanagers")
     parser.add_argument("-k", "--respondents", type=int, default=100, help="concurrent respondents")
