@@ -55,12 +55,13 @@ def _stored(conn: sa.Connection, first: int) -> list[tuple[Any, ...]]:
             "SELECT name, typeof(value), value, typeof(at), at, typeof(flag), flag "
             "FROM row_insert_probe WHERE id >= ? AND id < ? ORDER BY id"
         )
-        return list(conn.exec_driver_sql(query, (first, first + len(VALUES))).tuples())
+        return [tuple(row) for row in conn.exec_driver_sql(query, (first, first + len(VALUES)))]
     query = (
         "SELECT name, value::text, at, flag FROM row_insert_probe "
         "WHERE id >= %(a)s AND id < %(b)s ORDER BY id"
     )
-    return list(conn.exec_driver_sql(query, {"a": first, "b": first + len(VALUES)}).tuples())
+    rows = conn.exec_driver_sql(query, {"a": first, "b": first + len(VALUES)})
+    return [tuple(row) for row in rows]
 
 
 def test_rows_are_stored_as_sqlalchemy_stores_them(database_url: str) -> None:

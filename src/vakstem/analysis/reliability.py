@@ -344,7 +344,9 @@ def cronbach_alpha(
     std_r = r.sum(axis=0) / np.sqrt(sum_r)
     rc = r.copy()
     np.fill_diagonal(rc, smc(r))
-    r_cor = rc.sum(axis=0) / np.sqrt(float(rc.sum()))
+    # With few responses the sum can be negative: NaN then, as psych's (R says "NaNs produced").
+    with np.errstate(invalid="ignore"):
+        r_cor = rc.sum(axis=0) / np.sqrt(float(rc.sum()))
     r_drop = np.empty(k)
     for i in range(k):
         keep = [j for j in range(k) if j != i]
