@@ -1,6 +1,6 @@
-"""`Prepared` statements read and write exactly what SQLAlchemy reads and writes: on SQLite they
-run on the driver with the columns' own bind and result processors, on PostgreSQL through
-SQLAlchemy; the driver's errors arrive as SQLAlchemy's."""
+"""`Prepared` statements read and write exactly what SQLAlchemy reads and writes: they run on the
+driver (sqlite3, psycopg) with the columns' own bind and result processors, and the driver's
+errors arrive as SQLAlchemy's."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def test_a_prepared_select_reads_what_sqlalchemy_reads(engine: sa.Engine) -> Non
     assert [row.value for row in rows] == VALUES
     assert [type(row.flag) for row in rows] == [type(row.flag) for row in reference]
     assert {row.at for row in rows if row.at is not None} == {AT.astimezone(UTC)}
-    assert all(row.at.tzinfo is not None for row in rows if row.at is not None)
+    assert [row.at and row.at.tzinfo for row in rows] == [r.at and r.at.tzinfo for r in reference]
     assert all(row.always is True for row in rows)
     assert first is not None and first.id == 5 and first.name == "v5"
     assert nothing is None

@@ -1,11 +1,13 @@
-"""Statements of the respondent's hot path, compiled once and run on SQLite's driver directly.
+"""Statements of the respondent's hot path, compiled once and run on the database driver directly.
 
 SQLAlchemy's `Connection.execute` costs about 25 µs a statement on top of SQLite's own 5–10 µs
-(cache-key generation, execution context, result set-up), and a page submit runs several. A
-`Prepared` statement compiles its SQLAlchemy Core statement once per set of parameter names
-and keeps each bind parameter's and each result column's own type processors, so values are
-converted exactly as SQLAlchemy converts them (tested byte for byte against it). Only
-SQLite takes the direct path; on PostgreSQL the statement goes through SQLAlchemy as before.
+(cache-key generation, execution context, result set-up), and about 90 µs with psycopg; a page
+submit runs several. A `Prepared` statement compiles its SQLAlchemy Core statement once per set
+of parameter names and keeps each bind parameter's and each result column's own type
+processors, so values are converted exactly as SQLAlchemy converts them (tested byte for byte
+against it on both databases), and the driver's errors are raised as SQLAlchemy's. SQLite
+(sqlite3) and PostgreSQL through psycopg take the direct path; any other driver goes through
+SQLAlchemy.
 
 Statements with expanding parameters (`IN` lists) are refused: their SQL depends on the values.
 
@@ -30,14 +32,25 @@ from sqlalchemy.sql.dml import UpdateBase
 _Processor = Callable[[Any], Any] | None
 
 
+#: (dialect, driver) pairs whose driver connection runs the compiled SQL directly.
+_DIRECT = {("sqlite", "pysqlite"), ("postgresql", "psycopg")}
+
+
 @contextlib.contextmanager
-def sqlalchemy_errors(sql: str, params: Any) -> Iterator[None]:
-    """Raise the driver's errors as SQLAlchemy's (`IntegrityError`, `OperationalError`, …), as
-    `Connection.execute` would, so callers catch one kind whichever path ran."""
+def sqlalchemy_errors(
+    sql: str, params: Any, base: type[Exception] = sqlite3.Error
+) -> Iterator[None]:
+    """Raise the driver's errors (subclasses of its DBAPI `base`) as SQLAlchemy's
+    (`IntegrityError`, `OperationalError`, …), as `Connection.execute` would, so callers catch
+    one kind whichever path ran."""
     try:
         yield
-    except sqlite3.Error as error:
-        raise sa.exc.DBAPIError.instance(sql, params, error, sqlite3.Error) from error
+    except base as error:
+        raise sa.exc.DBAPIError.instance(sql, params, error, base) from error
+
+
+def _direct(conn: Connection) -> bool:
+    return (conn.dialect.name, conn.dialect.driver) in _DIRECT
 
 
 def _row_type(names: list[str]) -> Any:
@@ -49,21 +62,26 @@ class _Plan:
     """One compiled form of a statement: its SQL, the order of its parameters with their bind
     processors, and the result columns with their result processors."""
 
-    __slots__ = ("binds", "names", "results", "row_type", "sql")
+    __slots__ = ("binds", "error", "named", "names", "results", "row_type", "sql")
 
     def __init__(
         self,
         sql: str,
         names: tuple[str, ...],
+        named: bool,
         binds: tuple[_Processor, ...],
         row_type: Any,
         results: tuple[_Processor, ...],
+        error: type[Exception],
     ) -> None:
         self.sql = sql
         self.names = names
+        #: Parameters by name (psycopg's `%(name)s`) rather than by position (sqlite3's `?`).
+        self.named = named
         self.binds = binds
         self.row_type = row_type
         self.results = results
+        self.error = error
 
 
 class Prepared:
@@ -73,20 +91,23 @@ class Prepared:
         if any(bind.expanding for bind in statement.compile().binds.values()):
             raise ValueError("a prepared statement cannot have expanding parameters (IN lists)")
         self.statement = statement
-        self._plans: dict[frozenset[str], _Plan] = {}
+        # Per dialect too: tests (and tools) use one statement on SQLite and PostgreSQL.
+        self._plans: dict[tuple[str, frozenset[str]], _Plan] = {}
 
     def _plan(self, conn: Connection, keys: Iterable[str]) -> _Plan:
-        key = frozenset(keys)
+        dialect = conn.dialect
+        names_given = frozenset(keys)
+        key = (dialect.name, names_given)
         plan = self._plans.get(key)
         if plan is not None:
             return plan
-        dialect = conn.dialect
         statement = self.statement
         # An UPDATE or INSERT sets the columns named in the parameters (as SQLAlchemy does
         # when the parameters are given at execution).
-        column_keys = sorted(key) if isinstance(statement, UpdateBase) else None
+        column_keys = sorted(names_given) if isinstance(statement, UpdateBase) else None
         compiled = statement.compile(dialect=dialect, column_keys=column_keys)
-        names = tuple(compiled.positiontup or ())
+        named = compiled.positiontup is None
+        names = tuple(compiled.binds) if named else tuple(compiled.positiontup or ())
         binds = tuple(
             compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
             for name in names
@@ -100,16 +121,21 @@ class Prepared:
                 column.type.dialect_impl(dialect).result_processor(dialect, None)
                 for _, column in columns
             )
-        plan = self._plans[key] = _Plan(str(compiled), names, binds, row_type, results)
+        error = dialect.loaded_dbapi.Error
+        plan = _Plan(str(compiled), names, named, binds, row_type, results, error)
+        self._plans[key] = plan
         return plan
 
     def _run(self, conn: Connection, params: Mapping[str, Any]) -> tuple[_Plan, Any]:
         plan = self._plan(conn, params)
-        values = tuple(
+        converted = (
             value if process is None else process(value)
             for process, value in zip(plan.binds, (params[n] for n in plan.names), strict=True)
         )
-        with sqlalchemy_errors(plan.sql, values):
+        values: Any = (
+            dict(zip(plan.names, converted, strict=True)) if plan.named else tuple(converted)
+        )
+        with sqlalchemy_errors(plan.sql, values, plan.error):
             cursor = conn.connection.driver_connection.execute(plan.sql, values)  # type: ignore[union-attr]
         return plan, cursor
 
@@ -121,7 +147,7 @@ class Prepared:
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         """The first row (attributes by column name), or None."""
-        if conn.dialect.name != "sqlite":
+        if not _direct(conn):
             return conn.execute(self.statement, dict(params)).first()
         plan, cursor = self._run(conn, params)
         raw = cursor.fetchone()
@@ -130,14 +156,14 @@ class Prepared:
 
     def all(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
         """Every row (attributes by column name)."""
-        if conn.dialect.name != "sqlite":
+        if not _direct(conn):
             return list(conn.execute(self.statement, dict(params)).all())
         plan, cursor = self._run(conn, params)
         return [self._row(plan, raw) for raw in cursor.fetchall()]
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Run an INSERT, UPDATE or DELETE; the number of rows it touched."""
-        if conn.dialect.name != "sqlite":
+        if not _direct(conn):
             return int(conn.execute(self.statement, dict(params)).rowcount)
         _, cursor = self._run(conn, params)
         count = int(cursor.rowcount)
