@@ -11,10 +11,12 @@ SQLAlchemy.
 
 Statements with expanding parameters (`IN` lists) are refused: their SQL depends on the values.
 
-SQLAlchemy begins a transaction on a connection's first statement; the driver does not. Inside
-`write_transaction` (and `engine.begin()`) a prepared statement is part of the transaction as
-any other. On a bare `engine.connect()` it runs on its own, so two reads there may see different
-moments: fine for the single-row reads it is used for, and writes always run in a transaction.
+SQLAlchemy begins a transaction on a connection's first statement; sqlite3, which Vakstem runs
+in autocommit mode, does not (psycopg does, and SQLAlchemy's pool rolls it back on return).
+Inside `write_transaction` (and `engine.begin()`) a prepared statement is part of the
+transaction as any other. On a bare `engine.connect()` on SQLite it runs on its own, so two
+reads there may see different moments: fine for the single-row reads it is used for, and
+writes always run in a transaction.
 """
 
 from __future__ import annotations
