@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -128,15 +128,17 @@ class Prepared:
         self._plans[key] = plan
         return plan
 
-    def _run(self, conn: Connection, params: Mapping[str, Any]) -> tuple[_Plan, Any]:
-        plan = self._plan(conn, params)
+    def _values(self, plan: _Plan, params: Mapping[str, Any]) -> Any:
+        """`params` converted by their bind processors, by name or in order as the driver wants."""
         converted = (
             value if process is None else process(value)
             for process, value in zip(plan.binds, (params[n] for n in plan.names), strict=True)
         )
-        values: Any = (
-            dict(zip(plan.names, converted, strict=True)) if plan.named else tuple(converted)
-        )
+        return dict(zip(plan.names, converted, strict=True)) if plan.named else tuple(converted)
+
+    def _run(self, conn: Connection, params: Mapping[str, Any]) -> tuple[_Plan, Any]:
+        plan = self._plan(conn, params)
+        values = self._values(plan, params)
         with sqlalchemy_errors(plan.sql, values, plan.error):
             cursor = conn.connection.driver_connection.execute(plan.sql, values)  # type: ignore[union-attr]
         return plan, cursor
@@ -171,3 +173,19 @@ class Prepared:
         count = int(cursor.rowcount)
         cursor.close()
         return count
+
+    def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run an INSERT or UPDATE once per row (each with the same keys), in one driver call."""
+        if not rows:
+            return
+        if not _direct(conn):
+            conn.execute(self.statement, [dict(row) for row in rows])
+            return
+        plan = self._plan(conn, rows[0])
+        values = [self._values(plan, row) for row in rows]
+        with sqlalchemy_errors(plan.sql, values, plan.error):
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.executemany(plan.sql, values)
+            finally:
+                cursor.close()
