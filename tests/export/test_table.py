@@ -242,3 +242,39 @@ def test_a_chunk_holds_the_rows_of_its_responses_built_one_at_a_time() -> None:
     assert rows["r3"]["pa_1"] == -8 and rows["r4"]["functie"] == -8
     assert rows["r5"]["uren"] == 36.0 and isinstance(rows["r5"]["uren"], float)
     assert rows["r5"]["br_1"] == -9 and rows["r6"]["functie"] == -6
+
+
+def test_responses_sharing_a_path_keep_their_own_status_page_and_conditions() -> None:
+    # The pages seen and the frontier are worked out once per (path, status, page left open)
+    # and shared; what depends on the answers (a page's condition) never is.
+    lay = layout(completed_only=False, open_text=True)
+    path = ["welkom", "achtergrond", "werk", "afspraken_detail"]
+    fresh = [
+        record("c", {"toestemming": 1, "afspraken": 1}, status="completed", path=path),
+        record("a", {"toestemming": 1}, status="active", path=path, current_page="werk"),
+        record("b", {"toestemming": 1}, status="active", path=path),
+        record("w", {}, status="withdrawn", path=path),
+        record("h", {"toestemming": 1, "afspraken": 0}, status="completed", path=path),
+    ]
+    chunk = {row[0]: dict(zip(lay.names, row, strict=True)) for row in lay.rows(fresh)}
+    # Each response through a layout of its own gives the same row.
+    for rec in fresh:
+        assert chunk[rec.response_id] == _row(layout(completed_only=False, open_text=True), rec)
+    assert chunk["c"]["functie"] == -9 and chunk["c"]["pa_1"] == -9  # seen, left empty
+    assert chunk["c"]["behoefte_mis"] == -8  # completed: a page off its path was skipped
+    assert chunk["a"]["functie"] == -9 and chunk["a"]["br_1"] == -6  # "werk" left open
+    assert chunk["b"]["br_1"] == -9 and chunk["b"]["behoefte_mis"] == -6  # left after its path
+    assert chunk["w"]["functie"] == -6 and chunk["w"]["br_1"] == -6  # withdrawn
+    assert chunk["h"]["pa_1"] == -8  # the same path, its page hidden by the answer
+
+
+def test_answers_in_any_mapping_give_the_same_row() -> None:
+    # The chunk's columns merge each response's answers onto a dict of every variable; a
+    # read-only mapping of answers must give the same cells as a dict.
+    from types import MappingProxyType
+
+    lay = layout(open_text=True, with_scores=True)
+    as_dict = lay.rows([record("r1", {**FULL, "br_2": None}, path=ALL_PAGES)])
+    as_proxy = lay.rows([record("r1", MappingProxyType({**FULL, "br_2": None}), path=ALL_PAGES)])
+    assert list(as_proxy) == list(as_dict)
+    assert dict(zip(lay.names, as_dict[0], strict=True))["br_2"] == -9
