@@ -140,3 +140,18 @@ def test_driver_errors_arrive_as_sqlalchemy_errors(engine: sa.Engine) -> None:
 def test_expanding_parameters_are_refused() -> None:
     with pytest.raises(ValueError, match="expanding"):
         Prepared(sa.select(probe).where(probe.c.id.in_(sa.bindparam("ids", expanding=True))))
+
+
+def test_a_value_bound_without_a_name_is_refused_by_name(engine: sa.Engine) -> None:
+    # A literal SQLAlchemy binds itself gets a name (param_1) no caller can give: say so,
+    # rather than fail with a KeyError. SQLite's SQL binds an OFFSET to a LIMIT of its own.
+    select = sa.select(probe.c.id).where(probe.c.name == "v0")
+    limited = sa.select(probe.c.id).limit(sa.literal_column("5", sa.Integer))
+    with engine.connect() as conn:
+        with pytest.raises(ValueError, match=r"\['name_1'\] that were not given"):
+            Prepared(select).all(conn, {})
+        if conn.dialect.name == "sqlite":
+            with pytest.raises(ValueError, match="param_1"):
+                Prepared(limited).all(conn, {})
+        else:
+            assert Prepared(limited).all(conn, {}) == []

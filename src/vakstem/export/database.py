@@ -23,6 +23,7 @@ from vakstem.instrument.schema import Study
 from vakstem.service import bots
 from vakstem.service.types import StudyNotFound
 from vakstem.store.accounts import response_exclusions
+from vakstem.store.prepared import Prepared
 from vakstem.store.studies import StoredStudy, get_study, get_version
 from vakstem.store.tables import responses
 
@@ -113,6 +114,7 @@ class ResponseReader:
         self._conn: Connection | None = None
         self._parsed: dict[str, Any] = {}
         self._strings: dict[str, str] = {}
+        self._pages: dict[bool, Prepared] = {}
 
     def __enter__(self) -> ResponseReader:
         self._conn = _snapshot(self.source.engine)
@@ -220,29 +222,57 @@ class ResponseReader:
         query = sa.select(responses.c.version_hash).where(where).distinct()
         return sorted(self.conn.execute(query).scalars())
 
+    def _page_query(self, after: bool) -> Prepared:
+        """The query for one page of responses (after the keyset `last_started`, `last_id`
+        when `after`), with named parameters, compiled once per export."""
+        query = self._pages.get(after)
+        if query is not None:
+            return query
+        r = responses.c
+        where = r.study_id == sa.bindparam("study_id")
+        if self.options.completed_only:
+            where = where & (r.status == sa.bindparam("completed"))
+        if not self.options.include_test:
+            where = where & (r.is_test == sa.false())
+        if not self.options.include_excluded:
+            where = where & ~_is_excluded()
+        select = sa.select(
+            r.id, r.version_hash, r.language, r.source, r.status, r.is_test,
+            r.current_page, _text(r.path), r.started_at, r.completed_at,
+            _text(r.quality_flags),
+        ).where(where)  # fmt: skip
+        if self.options.include_excluded:
+            # At most one exclusion per response (its primary key), so no row doubles.
+            select = select.add_columns(response_exclusions.c.reason).outerjoin(
+                response_exclusions, response_exclusions.c.response_id == r.id
+            )
+        if after:
+            started = sa.bindparam("last_started", type_=r.started_at.type)
+            select = select.where(
+                (r.started_at > started)
+                | ((r.started_at == started) & (r.id > sa.bindparam("last_id")))
+            )
+        # LIMIT and OFFSET as literals: a prepared statement takes only named parameters,
+        # and SQLite's SQL adds a bound OFFSET to a LIMIT alone.
+        select = select.order_by(r.started_at, r.id).limit(
+            sa.literal_column(str(int(self.chunk_size)), sa.Integer)
+        )
+        query = self._pages[after] = Prepared(select.offset(sa.literal_column("0", sa.Integer)))
+        return query
+
     def chunks(self) -> Iterator[list[ResponseRecord]]:
         """Responses in order of starting time, `chunk_size` at a time."""
-        where = _filters(self.source.stored.study_id, self.options)
-        r = responses.c
+        params: dict[str, Any] = {
+            "study_id": self.source.stored.study_id,
+            "completed": "completed",
+        }
         last: tuple[Any, str] | None = None
         while True:
-            query = sa.select(
-                r.id, r.version_hash, r.language, r.source, r.status, r.is_test,
-                r.current_page, _text(r.path), r.started_at, r.completed_at,
-                _text(r.quality_flags),
-            ).where(where)  # fmt: skip
-            if self.options.include_excluded:
-                # At most one exclusion per response (its primary key), so no row doubles.
-                query = query.add_columns(response_exclusions.c.reason).outerjoin(
-                    response_exclusions, response_exclusions.c.response_id == r.id
-                )
-            if last is not None:
-                query = query.where(
-                    (r.started_at > last[0]) | ((r.started_at == last[0]) & (r.id > last[1]))
-                )
-            page = self.conn.execute(
-                query.order_by(r.started_at, r.id).limit(self.chunk_size)
-            ).all()
+            if last is None:
+                page = self._page_query(False).all(self.conn, params)
+            else:
+                after = params | {"last_started": last[0], "last_id": last[1]}
+                page = self._page_query(True).all(self.conn, after)
             if not page:
                 return
             ids = [row.id for row in page]

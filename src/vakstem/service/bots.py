@@ -49,11 +49,16 @@ def merge_flags(stored: Sequence[str] | None, new: Iterable[str]) -> list[str] |
 def flag_columns(stored: Sequence[str] | None, status: str) -> dict[str, int]:
     """Stored flags as 0/1 table columns (`flag_honeypot`, `flag_too_fast`). Only a completed
     response can have been too fast, so for others that column is left empty."""
-    present = set(stored or ())
-    columns = {f"flag_{HONEYPOT}": int(HONEYPOT in present)}
+    present = stored or ()
+    # Called for every exported response: the column names are made once, not per call.
+    columns = {_HONEYPOT_COLUMN: int(HONEYPOT in present)}
     if status == "completed":
-        columns[f"flag_{TOO_FAST}"] = int(TOO_FAST in present)
+        columns[_TOO_FAST_COLUMN] = int(TOO_FAST in present)
     return columns
+
+
+_HONEYPOT_COLUMN = f"flag_{HONEYPOT}"
+_TOO_FAST_COLUMN = f"flag_{TOO_FAST}"
 
 
 def answers_shown(

@@ -110,6 +110,15 @@ class Prepared:
         compiled = statement.compile(dialect=dialect, column_keys=column_keys)
         named = compiled.positiontup is None
         names = tuple(compiled.binds) if named else tuple(compiled.positiontup or ())
+        # (psycopg's compiled form keeps each anonymous name's template beside its name.)
+        unknown = sorted(n for n in set(names) - names_given if not n.startswith("%("))
+        if unknown:
+            # A value SQLAlchemy bound itself (`param_1`: a literal in a comparison, or a LIMIT
+            # on SQLite) has no name the caller can give.
+            raise ValueError(
+                f"prepared statement needs parameters {unknown} that were not given; "
+                "name every value with sa.bindparam"
+            )
         binds = tuple(
             compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
             for name in names
