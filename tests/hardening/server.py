@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from vakstem.instrument.loader import load_study_file
 from vakstem.store import open_database
@@ -76,9 +76,9 @@ class Server:
         deadline = time.monotonic() + 180
         while True:
             try:
-                httpx.get(f"{self.base}/openapi.json", timeout=5)
+                httpx2.get(f"{self.base}/openapi.json", timeout=5)
                 return
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.kill()
                     raise AssertionError(

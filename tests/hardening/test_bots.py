@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import openpyxl
 import pandas as pd
 import pyarrow.parquet as pq
@@ -299,15 +299,15 @@ def test_welcome_page_double_submitted_to_a_real_server_makes_one_response(
     server = Server(database_url, tmp_path)
     server.start()
     try:
-        with httpx.Client(base_url=server.base, timeout=60) as http:
+        with httpx2.Client(base_url=server.base, timeout=60) as http:
             welcome = http.get(f"/s/{study}")
             assert welcome.status_code == 200
         form = {**hidden_fields(welcome.text), "toestemming": "1"}
         barrier = threading.Barrier(8)
-        replies: list[httpx.Response] = []
+        replies: list[httpx2.Response] = []
 
         def post() -> None:
-            with httpx.Client(base_url=server.base, timeout=60) as http:
+            with httpx2.Client(base_url=server.base, timeout=60) as http:
                 barrier.wait()
                 replies.append(http.post(f"/s/{study}", data=form))
 

@@ -23,7 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import sqlalchemy as sa
 
 from vakstem.instrument.loader import load_study_file
@@ -75,7 +75,7 @@ class Tab:
 
     def __init__(self, base: str, url: str) -> None:
         self.url = url
-        self.client = httpx.Client(base_url=base, timeout=120, follow_redirects=False)
+        self.client = httpx2.Client(base_url=base, timeout=120, follow_redirects=False)
 
     def show(self) -> Shown:
         reply = self.client.get(self.url)
@@ -83,10 +83,10 @@ class Tab:
         fields = _hidden(reply.text)
         return Shown(page=fields["_page"], csrf=fields["_csrf"])
 
-    def submit(self, shown: Shown, values: Answers) -> httpx.Response:
+    def submit(self, shown: Shown, values: Answers) -> httpx2.Response:
         return self.client.post(self.url, data=_form(shown.page, shown.csrf, values))
 
-    def back(self, shown: Shown) -> httpx.Response:
+    def back(self, shown: Shown) -> httpx2.Response:
         return self.client.post(f"{self.url}/back", data={"_page": shown.page, "_csrf": shown.csrf})
 
     def close(self) -> None:
@@ -112,7 +112,7 @@ class Flow:
     def __init__(self, server: Server, study: str) -> None:
         self.base = server.base
         self.study = study
-        self.api = httpx.Client(base_url=server.base, timeout=120)
+        self.api = httpx2.Client(base_url=server.base, timeout=120)
         self.rng = random.Random(9)
 
     def start(self) -> Response:
@@ -166,10 +166,10 @@ class Flow:
         return Tab(self.base, self.url(resp))
 
 
-def race(*calls: Callable[[], httpx.Response]) -> list[httpx.Response]:
+def race(*calls: Callable[[], httpx2.Response]) -> list[httpx2.Response]:
     """Run the calls in threads released together by a barrier; their replies in order."""
     barrier = threading.Barrier(len(calls))
-    replies: list[httpx.Response | None] = [None] * len(calls)
+    replies: list[httpx2.Response | None] = [None] * len(calls)
     problems: list[BaseException] = []
 
     def run(index: int) -> None:
@@ -256,7 +256,7 @@ class Checker:
         self.engine.dispose()
 
 
-def _lands_on_current_page(tab: Tab, reply: httpx.Response, current: str, what: str) -> None:
+def _lands_on_current_page(tab: Tab, reply: httpx2.Response, current: str, what: str) -> None:
     """The reply to a racing submit, winner or loser, shows the page the respondent is really
     on (never an error page): the winner gets the next page as the answer to its POST, a
     submit that lost is sent back to the response's own URL, which shows it."""
@@ -268,7 +268,7 @@ def _lands_on_current_page(tab: Tab, reply: httpx.Response, current: str, what: 
     assert tab.show().page == current, what
 
 
-def _one_winner(replies: Sequence[httpx.Response], what: str) -> None:
+def _one_winner(replies: Sequence[httpx2.Response], what: str) -> None:
     """Of two racing submits of one page exactly one was stored and answered with the next page."""
     assert sorted(r.status_code for r in replies) == [200, 303], (what, replies)
 
@@ -366,7 +366,7 @@ def back_and_resubmit(flow: Flow, check: Checker, resp: Response) -> str:
     resp.sent["gesprekken"].append(again)
     resp.sent["prestatieafspraken"] = [pa]
 
-    def back_then_resubmit() -> httpx.Response:
+    def back_then_resubmit() -> httpx2.Response:
         back = going_back.back(shown_back)
         assert back.status_code == 303, (back.status_code, back.text[:500])
         return going_back.submit(on_gesprekken, again)

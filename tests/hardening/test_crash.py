@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import sqlalchemy as sa
 
 from vakstem.store.tables import answers, page_events, responses
@@ -58,13 +58,13 @@ class Run:
             if self.acks >= KILL_AFTER_ACKS:
                 self.kill_wanted.set()
 
-    def call(self, client: httpx.Client, method: str, url: str, **kw: Any) -> httpx.Response:
+    def call(self, client: httpx2.Client, method: str, url: str, **kw: Any) -> httpx2.Response:
         """Retry connection failures (the server is down) until it is back."""
         deadline = time.monotonic() + GIVE_UP_SECONDS
         while True:
             try:
                 return client.request(method, self.base + url, **kw)
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
@@ -72,7 +72,7 @@ class Run:
     def respond(self, who: Respondent) -> None:
         rng = random.Random(who.number)
         try:
-            with httpx.Client(timeout=60) as client:
+            with httpx2.Client(timeout=60) as client:
                 started = self.call(
                     client, "POST", f"/api/v1/studies/{self.study}/responses", json={}
                 )
@@ -90,7 +90,7 @@ class Run:
                             json={"answers": answers_},
                             headers=auth,
                         )
-                    except httpx.TransportError:
+                    except httpx2.TransportError:
                         # Lost in the crash: ask the restarted server where we are.
                         who.resyncs += 1
                         state = self.call(

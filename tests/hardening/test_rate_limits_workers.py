@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from vakstem.web.rate_table import create_shared_table
@@ -126,11 +126,11 @@ def test_a_two_worker_server_gives_a_client_each_limit_once(
             maps = Path(f"/proc/{pid}/maps").read_text()
             assert "/matplotlib/" not in maps and "/scipy/stats/" not in maps, pid
         # All at once, each on its own connection, so both workers take some of them.
-        clients = [httpx.Client(base_url=server.base, timeout=120) for _ in range(requests)]
+        clients = [httpx2.Client(base_url=server.base, timeout=120) for _ in range(requests)]
         barrier = threading.Barrier(requests)
         codes: list[int] = []
 
-        def ask(client: httpx.Client) -> None:
+        def ask(client: httpx2.Client) -> None:
             client.get("/openapi.json")  # connected before the race
             barrier.wait()
             codes.append(client.post("/console/forgot", data={"email": "a@b.nl"}).status_code)

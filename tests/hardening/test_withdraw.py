@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import openpyxl
 import pyarrow.parquet as pq
 import pyreadstat
@@ -109,13 +109,13 @@ def _hidden(html: str, form: int = 0) -> dict[str, str]:
     return dict(HIDDEN.findall(forms[form]))
 
 
-def _check_headers(response: httpx.Response) -> None:
+def _check_headers(response: httpx2.Response) -> None:
     csp = response.headers["content-security-policy"]
     assert "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
     assert response.headers["referrer-policy"] == "no-referrer"
 
 
-def _ask(client: TestClient, code: str, lang: str = "nl", study: str = "alpha") -> httpx.Response:
+def _ask(client: TestClient, code: str, lang: str = "nl", study: str = "alpha") -> httpx2.Response:
     """The first step, as the form sends it (its own hidden fields, the typed code)."""
     form = client.get(f"/s/{study}/intrekken?lang={lang}")
     assert form.status_code == 200
@@ -123,7 +123,7 @@ def _ask(client: TestClient, code: str, lang: str = "nl", study: str = "alpha") 
     return client.post(f"/s/{study}/intrekken", data={**_hidden(form.text), "code": code})
 
 
-def _withdraw_by_html(client: TestClient, code: str, lang: str = "nl") -> httpx.Response:
+def _withdraw_by_html(client: TestClient, code: str, lang: str = "nl") -> httpx2.Response:
     confirm = _ask(client, code, lang)
     assert confirm.status_code == 200, confirm.text
     return client.post("/s/alpha/intrekken", data=_hidden(confirm.text))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import httpx
+import httpx2
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
@@ -60,7 +60,7 @@ class Respondent:
         self.url = ""  # the response's own URL once it exists
         self.sizes: dict[str, int] = {}
 
-    def open(self, query: str = "") -> httpx.Response:
+    def open(self, query: str = "") -> httpx2.Response:
         response = self.client.get(f"/s/{self.study}{query}")
         assert response.status_code == 200, response.text
         self.last = response
@@ -74,7 +74,7 @@ class Respondent:
     def page_id(self) -> str:
         return hidden_fields(self.last.text)["_page"]
 
-    def submit(self, values: dict[str, Any], **extra: str) -> httpx.Response:
+    def submit(self, values: dict[str, Any], **extra: str) -> httpx2.Response:
         """Post the current page with `values` (plus its hidden fields); follow a redirect."""
         fields: dict[str, Any] = {**hidden_fields(self.last.text), **extra, **values}
         action = re.search(r'<form method="post" action="([^"]+)" id="answers"', self.last.text)
@@ -89,13 +89,13 @@ class Respondent:
         self.sizes[self.title()] = len(response.content)
         return response
 
-    def back(self) -> httpx.Response:
+    def back(self) -> httpx2.Response:
         fields = hidden_fields(self.last.text, form_index=1)
         response = self.client.post(f"{self.url}/back", data=fields, follow_redirects=True)
         self.last = response
         return response
 
-    def reload(self) -> httpx.Response:
+    def reload(self) -> httpx2.Response:
         self.last = self.client.get(self.url)
         return self.last
 

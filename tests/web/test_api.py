@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import httpx2
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
@@ -44,10 +44,10 @@ class ApiRespondent:
         self.id = self.start["id"]
         self.auth = {"Authorization": f"Bearer {self.start['resume_code']}"}
 
-    def state(self) -> httpx.Response:
+    def state(self) -> httpx2.Response:
         return self.client.get(f"{API}/responses/{self.id}", headers=self.auth)
 
-    def submit(self, page: str, answers: dict[str, Any]) -> httpx.Response:
+    def submit(self, page: str, answers: dict[str, Any]) -> httpx2.Response:
         return self.client.post(
             f"{API}/responses/{self.id}/pages/{page}", json={"answers": answers}, headers=self.auth
         )

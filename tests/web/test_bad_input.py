@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -21,13 +21,13 @@ from .flow import FULL_RUN, Respondent, hidden_fields, stored_answers
 CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 
-def assert_secure(response: httpx.Response) -> None:
+def assert_secure(response: httpx2.Response) -> None:
     assert response.headers["content-security-policy"] == CSP
     assert response.headers["referrer-policy"] == "no-referrer"
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
-def assert_friendly(response: httpx.Response, text: str) -> None:
+def assert_friendly(response: httpx2.Response, text: str) -> None:
     assert response.headers["content-type"].startswith("text/html")
     assert text in response.text
     assert "Traceback" not in response.text and 'File "' not in response.text

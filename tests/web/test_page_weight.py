@@ -118,7 +118,7 @@ def test_static_files_are_gzipped_only_for_clients_that_accept_it(
     assert zipped.headers["content-encoding"] == "gzip"
     assert zipped.headers["vary"] == "Accept-Encoding"
     assert int(zipped.headers["content-length"]) < len(raw) / 2
-    assert zipped.content == raw  # httpx decodes it: the same file
+    assert zipped.content == raw  # httpx2 decodes it: the same file
     assert "immutable" in zipped.headers["cache-control"]
     plain = client.get("/static/vakstem.css", headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in plain.headers

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+import httpx2
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -61,9 +61,9 @@ def running(
         deadline = time.monotonic() + 180
         while True:
             try:
-                httpx.get(f"{base}/openapi.json", timeout=5)
+                httpx2.get(f"{base}/openapi.json", timeout=5)
                 break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     os.killpg(proc.pid, signal.SIGKILL)
                     output = proc.communicate()[0]
@@ -101,7 +101,7 @@ def test_demo_command_prints_the_links_and_serves_the_studies(
     tmp_path: Path, database_url: str
 ) -> None:
     with running(["demo"], tmp_path, database_url) as (base, proc):
-        page = httpx.get(f"{base}/s/voorbeeld", timeout=10)
+        page = httpx2.get(f"{base}/s/voorbeeld", timeout=10)
         assert page.status_code == 200
         assert "Voorbeeldonderzoek werk en ondersteuning" in page.text
     output = proc.communicate()[0]
@@ -123,9 +123,9 @@ def test_serve_with_two_workers_builds_the_app_from_the_environment(
     prepare_demo(engine, Settings(demo_responses=0))
     engine.dispose()
     with running(["serve", "--workers", "2"], tmp_path, database_url) as (base, _proc):
-        started = httpx.post(f"{base}/api/v1/studies/voorbeeld/responses", json={}, timeout=10)
+        started = httpx2.post(f"{base}/api/v1/studies/voorbeeld/responses", json={}, timeout=10)
         assert started.status_code == 201
-        missing = httpx.get(f"{base}/s/bestaat_niet", timeout=10)
+        missing = httpx2.get(f"{base}/s/bestaat_niet", timeout=10)
         assert missing.status_code == 404
         assert "Dit onderzoek bestaat niet" in missing.text
 
