@@ -1,6 +1,7 @@
 """`vakstem` starts without importing what only some commands need: every command, `--help`
 included, paid three to four seconds for the analysis plan, the SEM engine, the web server,
-pandas and the simulator before they were imported where they are used."""
+pandas and the simulator before they were imported where they are used (and a fifth of a
+second each for Alembic and openpyxl, until the ninth session)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ HEAVY = (
     "pandas",
     "vakstem.simulate",
     "vakstem.feedback.data",
+    # Migrations (a database at the newest revision opens without them) and workbooks.
+    "alembic",
+    "openpyxl",
 )
 
 

@@ -13,11 +13,18 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from vakstem.store import DatabaseError, open_database
-from vakstem.store.engine import head_revision, schema_revision, write_transaction
+from vakstem.store.engine import (
+    _alembic_config,
+    head_revision,
+    newest_revision,
+    schema_revision,
+    write_transaction,
+)
 from vakstem.store.tables import metadata, studies
 
 TABLES = {"studies", "instrument_versions", "responses", "answers", "page_events"}
@@ -48,6 +55,47 @@ def test_opening_twice_is_harmless(database_url: str) -> None:
     engine = open_database(database_url)
     try:
         assert schema_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_the_newest_revision_read_from_the_files_is_alembics_head() -> None:
+    assert newest_revision() == head_revision() is not None
+
+
+_OPENS = """
+import sys
+from vakstem.store import open_database
+open_database(sys.argv[1]).dispose()
+print("alembic" in sys.modules)
+"""
+
+
+def test_a_database_at_the_newest_revision_opens_without_alembic(database_url: str) -> None:
+    # Alembic (and loading every migration script) is a fifth of a second of each command's
+    # start-up; a database that needs no migration must open without it. A new one still
+    # migrates: then Alembic is loaded.
+    def opens() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", _OPENS, database_url], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert opens() == "True"  # empty: migrated by Alembic
+    assert opens() == "False"  # at the newest revision: nothing to do
+    engine = open_database(database_url)
+    try:
+        assert schema_revision(engine) == head_revision()
+        with write_transaction(engine) as conn:  # one revision back: Alembic upgrades again
+            config = _alembic_config()
+            config.attributes["connection"] = conn
+            command.downgrade(config, "-1")
+        assert schema_revision(engine) != head_revision()
+        assert opens() == "True"
+        assert schema_revision(engine) == head_revision()
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     finally:
         engine.dispose()
 

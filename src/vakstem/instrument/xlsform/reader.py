@@ -22,8 +22,6 @@ from pathlib import Path as FsPath
 from typing import Any
 
 import yaml
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 
 from vakstem.instrument.loader import build_study
 from vakstem.instrument.names import MAX_NAME_LENGTH
@@ -163,6 +161,11 @@ def _open(source: str | FsPath | bytes, filename: str) -> tuple[dict[str, _Sheet
         if path.is_dir():
             return problem("this is a directory, not an XLSForm workbook")
         stream = path
+    # openpyxl is imported here, not with the module: every `vakstem` command loads this
+    # module to register its commands, and openpyxl is a fifth of a second of start-up.
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
     try:
         book = load_workbook(stream, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:

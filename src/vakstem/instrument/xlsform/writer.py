@@ -14,14 +14,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
-
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from vakstem.instrument.schema import Item, ItemType, Study, Text, text_in
 from vakstem.instrument.xlsform.mapping import VAKSTEM, language_header
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
 
 __all__ = ["CONSENT_LIST", "write_xlsform", "xlsform_workbook"]
 
@@ -204,6 +203,9 @@ def _columns(rows: list[_Row], first: list[str]) -> list[str]:
 
 
 def _sheet(book: Workbook, title: str, rows: list[_Row], first: list[str]) -> None:
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     sheet = book.create_sheet(title)
     columns = _columns(rows, first)
     sheet.append(columns)
@@ -224,6 +226,9 @@ def _sheet(book: Workbook, title: str, rows: list[_Row], first: list[str]) -> No
 
 def xlsform_workbook(study: Study) -> Workbook:
     """The study as an openpyxl workbook with survey, choices, settings and vakstem sheets."""
+    # openpyxl only when a workbook is made (see the reader): not at every command's start.
+    from openpyxl import Workbook
+
     writer = _Writer(study)
     book = Workbook()
     default = book.active
