@@ -95,6 +95,8 @@ def test_every_page_of_a_response_calls_the_database_as_the_mode_says(
         return Markup("<p>vergelijking</p>")
 
     web.closing_section = closing_section
+    completed: list[bool] = []
+    web.completion_hooks.append(lambda _state: completed.append(_on_loop()))
     with TestClient(app) as client:
         respondent = Respondent(client)
         respondent.open()
@@ -108,6 +110,8 @@ def test_every_page_of_a_response_calls_the_database_as_the_mode_says(
     assert all(on_loop is inline for _, on_loop in seen), seen
     # The closing page's comparison may wait for its scoring: never on the loop.
     assert closing and not any(closing)
+    # The invitation's completion, which may write outside the page writes: in the pool too.
+    assert completed and not any(completed)
     assert [row.status for row in response_rows(engine)] == ["completed"]
     assert {variable for _, variable, _ in stored_answers(engine)} >= {"toestemming", "behoefte"}
 
@@ -143,16 +147,21 @@ def test_the_json_api_calls_the_database_as_the_mode_says(
     assert all(on_loop is inline for _, on_loop in seen), seen
 
 
-def test_pool_calls_never_outnumber_the_engines_kept_connections(engine: Engine) -> None:
+@pytest.mark.parametrize("mode", ["threads", "inline"])
+def test_pool_calls_never_outnumber_the_engines_kept_connections(engine: Engine, mode: Any) -> None:
     """More calls at once than the pool keeps connections would open overflow connections and
-    close them again (on PostgreSQL a server process each): the extra calls wait their turn."""
+    close them again (on PostgreSQL a server process each): the extra calls wait their turn.
+    `in_pool` (the closing page's invitation) runs in the pool in either mode, under the same
+    cap: outside it, it took most of the connections PostgreSQL opened under load."""
     kept = engine.pool.size()  # type: ignore[attr-defined]
-    calls = DatabaseCalls("threads", engine)
+    database_calls = DatabaseCalls(mode, engine)
+    calls = database_calls if mode == "threads" else database_calls.in_pool
     running, most = 0, 0
     lock = threading.Lock()
 
     def one() -> None:
         nonlocal running, most
+        assert not _on_loop()
         with lock:
             running += 1
             most = max(most, running)

@@ -43,6 +43,10 @@ class WebContext:
     #: a worker thread with the state, the page language and the site's base URL; installed by
     #: `vakstem.web.feedback_routes`.
     closing_section: Callable[[ResponseState, str, str], Markup] | None = None
+    #: Short database work when a completed response's closing page is shown (the invitation
+    #: marked completed, installed by `vakstem.web.reach_routes`), each called with the state
+    #: through `db.in_pool`: in the pool, under the cap on connections in use.
+    completion_hooks: list[Callable[[ResponseState], object]] = field(default_factory=list)
     #: Work done once in a background thread when the server starts (`create_app`'s
     #: lifespan), such as the mirror's first scoring of every completed response; each stops
     #: early once the event is set (the server is shutting down).

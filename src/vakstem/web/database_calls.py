@@ -92,6 +92,12 @@ class DatabaseCalls:
     async def __call__(self, func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         if self.mode == "inline":
             return func(*args, **kwargs)
+        return await self.in_pool(func, *args, **kwargs)
+
+    async def in_pool(self, func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """In the thread pool whatever the mode, under the same cap on calls at once: for short
+        database work with writes of its own, which inline on SQLite would wait for the write
+        lock on the event loop (the write batches take only page writes)."""
         limiter = None
         if self._connections is not None:
             loop = asyncio.get_running_loop()

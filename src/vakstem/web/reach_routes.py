@@ -286,16 +286,16 @@ def build_router(web: WebContext) -> APIRouter:
 def install(app: FastAPI, web: WebContext) -> None:
     """Add the pages, record invited completions on the closing page, purge old contacts."""
     app.include_router(build_router(web))
-    previous = web.closing_section
 
-    def closing_section(state: ResponseState, language: str, base: str) -> Markup:
+    def record_completion(state: ResponseState) -> None:
         # The closing page is where the resume code is known once the response is complete:
-        # the one moment the invitation can be marked completed without a stored link.
+        # the one moment the invitation can be marked completed without a stored link. It
+        # runs under the pool's cap: in the thread pool of its own, under load on PostgreSQL
+        # it took most of the connections opened and closed again beyond the pool's ten.
         if state.resume_code and not state.is_test:
             invitations.record_completion(web.engine, state.study_id, state.resume_code)
-        return previous(state, language, base) if previous is not None else Markup("")
 
-    web.closing_section = closing_section
+    web.completion_hooks.append(record_completion)
     try:
         purged = invitations.purge_expired(web.engine, web.settings.contact_retention_days)
     except Exception:  # start-up must not fail over housekeeping; the command can run it

@@ -377,6 +377,9 @@ def build_router(web: WebContext) -> APIRouter:
             return RedirectResponse(here, status_code=303)
         if state.page is None or state.status is not ResponseStatus.ACTIVE:
             extra = None
+            if state.completed:
+                for hook in web.completion_hooks:
+                    await web.db.in_pool(hook, state)
             if state.completed and web.closing_section is not None:
                 language = choose_language(state.language, state.study)
                 base = str(request.base_url).rstrip("/")
