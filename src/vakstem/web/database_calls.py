@@ -32,11 +32,12 @@ Work that can take long (the closing page's personal comparison waits up to two 
 scoring) is always sent to the thread pool, whatever the mode. Short work with writes of its own
 outside the page writes (the closing page marks an invitation completed) goes through `in_pool`:
 the thread pool in either mode, under the same cap (in Starlette's pool it took most of the
-connections PostgreSQL opened and closed again under load, ninth session). The price of inline calls: while
-another process holds SQLite's write lock for long (a purge of a large study, an import), a
-worker waiting for it serves none of its other requests either, where with the pool only the
-waiting writes stood still. Such writes are rare maintenance; run them outside fieldwork hours
-or set `VAKSTEM_DATABASE_CALLS=threads`.
+connections PostgreSQL opened and closed again under load, ninth session).
+
+The price of inline calls: while another process holds SQLite's write lock for long (a purge of
+a large study, an import), a worker waiting for it serves none of its other requests either,
+where with the pool only the waiting writes stood still. Such writes are rare maintenance; run
+them outside fieldwork hours or set `VAKSTEM_DATABASE_CALLS=threads`.
 """
 
 from __future__ import annotations
