@@ -85,3 +85,42 @@ def test_rows_are_stored_as_sqlalchemy_stores_them(database_url: str) -> None:
         assert {row.at for row in read} == {datetime(2026, 11, 27, 16, 30, 1, 123456, tzinfo=UTC)}
     finally:
         engine.dispose()
+
+
+def test_equal_values_of_other_types_are_stored_apart(database_url: str) -> None:
+    # Parameters are converted a column at a time, and once for a column holding one object
+    # throughout (a page's rows share their time): 1, True and 1.0 are equal in Python, but
+    # each must be stored as SQLAlchemy stores it (SQLite's affinity keeps 1.0 as 1).
+    engine = create_database_engine(database_url)
+    metadata.create_all(engine)
+    at = datetime(2026, 11, 27, 17, 30, tzinfo=UTC)
+    same = [1, True, 1.0, True]  # all equal to 1
+
+    def rows(start: int) -> list[dict[str, Any]]:
+        return [
+            {"id": start + i, "name": "gelijk", "value": v, "at": at, "flag": True}
+            for i, v in enumerate(same)
+        ]
+
+    def stored(conn: sa.Connection, start: int) -> list[tuple[Any, ...]]:
+        query = (
+            sa.select(sa.cast(rows_table.c.value, sa.Text), rows_table.c.at, rows_table.c.flag)
+            .where(rows_table.c.id.between(start, start + len(same) - 1))
+            .order_by(rows_table.c.id)
+        )
+        return [tuple(row) for row in conn.execute(query)]
+
+    try:
+        with write_transaction(engine) as conn:
+            conn.execute(rows_table.insert(), rows(300))
+            insert_rows(conn, rows_table, rows(200))
+        with engine.connect() as conn:
+            fast, reference = stored(conn, 200), stored(conn, 300)
+            values = conn.execute(
+                sa.select(rows_table.c.value).where(rows_table.c.id >= 200).order_by("id")
+            ).scalars()
+            read = list(values)[: len(same)]
+        assert fast == reference
+        assert [type(v) for v in read] == [int, bool, type(read[2]), bool]
+    finally:
+        engine.dispose()

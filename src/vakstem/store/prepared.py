@@ -145,6 +145,29 @@ class Prepared:
         )
         return dict(zip(plan.names, converted, strict=True)) if plan.named else tuple(converted)
 
+    def _many_values(self, plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """Every row's parameters converted a column at a time: each processor is mapped over
+        its column, and called once for a column holding one object throughout (a page's
+        answers share their page and their time). Row by row, the conversion took a tenth of
+        a worker's busy time under load."""
+        if not plan.names:
+            return [{} if plan.named else ()] * len(rows)
+        columns: list[list[Any]] = []
+        for name, process in zip(plan.names, plan.binds, strict=True):
+            column = [row[name] for row in rows]
+            if process is not None:
+                first = column[0]
+                # The same object, not equal ones: 1 and True are equal but stored apart.
+                if len(set(map(id, column))) == 1:
+                    column = [process(first)] * len(column)
+                else:
+                    column = list(map(process, column))
+            columns.append(column)
+        if plan.named:
+            names = plan.names
+            return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+        return list(zip(*columns, strict=True))
+
     def _run(self, conn: Connection, params: Mapping[str, Any]) -> tuple[_Plan, Any]:
         plan = self._plan(conn, params)
         values = self._values(plan, params)
@@ -191,7 +214,7 @@ class Prepared:
             conn.execute(self.statement, [dict(row) for row in rows])
             return
         plan = self._plan(conn, rows[0])
-        values = [self._values(plan, row) for row in rows]
+        values = self._many_values(plan, rows)
         with sqlalchemy_errors(plan.sql, values, plan.error):
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             try:
