@@ -67,9 +67,10 @@ def _is_excluded() -> sa.Exists:
 def _filters(
     study_id: str, options: ExportOptions, *, apply_exclusions: bool = True
 ) -> sa.ColumnElement[bool]:
-    condition = responses.c.study_id == study_id
+    # Named parameters (with their values), so the page query can run as a `Prepared` one.
+    condition = responses.c.study_id == sa.bindparam("study_id", study_id)
     if options.completed_only:
-        condition = condition & (responses.c.status == "completed")
+        condition = condition & (responses.c.status == sa.bindparam("completed", "completed"))
     if not options.include_test:
         condition = condition & (responses.c.is_test == sa.false())
     if apply_exclusions and not options.include_excluded:
@@ -229,13 +230,7 @@ class ResponseReader:
         if query is not None:
             return query
         r = responses.c
-        where = r.study_id == sa.bindparam("study_id")
-        if self.options.completed_only:
-            where = where & (r.status == sa.bindparam("completed"))
-        if not self.options.include_test:
-            where = where & (r.is_test == sa.false())
-        if not self.options.include_excluded:
-            where = where & ~_is_excluded()
+        where = _filters(self.source.stored.study_id, self.options)
         select = sa.select(
             r.id, r.version_hash, r.language, r.source, r.status, r.is_test,
             r.current_page, _text(r.path), r.started_at, r.completed_at,
