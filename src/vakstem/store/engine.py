@@ -8,6 +8,7 @@ the data has the same connection settings and an up-to-date schema.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import sys
@@ -277,9 +278,11 @@ def shared_write_transaction(engine: Engine) -> Iterator[Connection]:
 _REVISION = re.compile(r'^(down_)?revision\s*=\s*(?:"([^"]*)"|None)', re.MULTILINE)
 
 
+@functools.cache
 def newest_revision() -> str | None:
     """The newest migration's revision, read from the migration files themselves (the one no
-    other revises); None when that is not one revision, and Alembic must decide."""
+    other revises); None when that is not one revision, and Alembic must decide. Read once
+    per process: the files do not change while it runs."""
     revisions: set[str] = set()
     revised: set[str] = set()
     folder = resources.files("vakstem.store") / "migrations" / "versions"

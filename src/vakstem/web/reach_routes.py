@@ -290,8 +290,8 @@ def install(app: FastAPI, web: WebContext) -> None:
     def record_completion(state: ResponseState) -> None:
         # The closing page is where the resume code is known once the response is complete:
         # the one moment the invitation can be marked completed without a stored link. It
-        # runs under the pool's cap: in the thread pool of its own, under load on PostgreSQL
-        # it took most of the connections opened and closed again beyond the pool's ten.
+        # runs under the cap on database calls (`completion_hooks`): outside it, under load on
+        # PostgreSQL, it took most of the connections opened and closed beyond the pool's ten.
         if state.resume_code and not state.is_test:
             invitations.record_completion(web.engine, state.study_id, state.resume_code)
 

@@ -380,14 +380,12 @@ def build_router(web: WebContext) -> APIRouter:
             if state.completed:
                 for hook in web.completion_hooks:
                     await web.db.in_pool(hook, state)
-            if state.completed and web.closing_section is not None:
                 language = choose_language(state.language, state.study)
-                base = str(request.base_url).rstrip("/")
-                # Always in the pool: it may wait for the mirror's scoring (up to 2 s).
-                extra = await run_in_threadpool(web.closing_section, state, language, base)
-            if state.completed:
+                if web.closing_section is not None:
+                    base = str(request.base_url).rstrip("/")
+                    # Always in the pool: it may wait for the mirror's scoring (up to 2 s).
+                    extra = await run_in_threadpool(web.closing_section, state, language, base)
                 # The closing page shows the code with the way to withdraw, now or later.
-                language = choose_language(state.language, state.study)
                 offer = offer_form(web, study_id, state.resume_code, language, show_code=True)
                 extra = (extra or Markup("")) + offer
             return finished_page(request, state, extra)
