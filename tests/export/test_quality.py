@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from vakstem.export.quality import FLAG_COLUMNS, QualityFlagger
 from vakstem.export.relevance import expression_relevance
 from vakstem.export.table import ExportOptions, ResponseRecord, TableLayout
@@ -98,3 +100,71 @@ def dashboard_record(r: ResponseRecord) -> DashboardRecord:
         completed_at=r.completed_at,
         answers=r.answers,
     )
+
+
+def test_straightliners_are_the_dashboards() -> None:
+    """The export's quick test per block (a set of the block's values) decides as the
+    dashboard's repr of each value does: 1, 1.0 and True kept apart, don't know and empty
+    answers left out, ten values at least, answers of another version's variables allowed."""
+    study = block_study()
+    variants: list[dict[str, object]] = [
+        answers(*[4] * 12),  # straight
+        answers(*[4] * 11, 9),  # weet ik niet does not break the line
+        answers(*[4] * 11, 4.0),  # 4.0 is not 4 to the dashboard
+        answers(*[True] * 12),
+        answers(*[1] * 11, True),
+        {**answers(*[4] * 10), "m_11": None, "m_12": None},  # ten values: enough
+        {**answers(*[4] * 9), "m_10": None, "m_11": None, "m_12": None},  # nine: too few
+        answers(*[4] * 9, 9, 9, 9),
+        {**answers(*[4] * 12), "oud": 3},  # a variable of another version
+        {**answers(*[4] * 11), "m_12": "4"},
+        {**answers(*[4] * 11), "m_12": ""},
+        answers(1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1, 2),
+        {**answers(*[4] * 11, 5), "oud": 3},
+    ]
+    records = [record(f"r{i}", dict(v), minutes=10 + i) for i, v in enumerate(variants)]
+    flagger = QualityFlagger(study, [600.0])
+    ours = {r.response_id for r in records if flagger.flags(r)["flag_straightliner"]}
+    dashboard = quality_flags(study, [dashboard_record(r) for r in records])
+    assert ours == set(dashboard.straightliners) == {"r0", "r1", "r3", "r5", "r8"}
+
+
+def test_duplicates_across_versions_ignore_empty_answers_outside_the_study() -> None:
+    """A response holding an empty answer to a variable the study no longer has is the same
+    answer set as one without it (as on the dashboard)."""
+    study = block_study()
+    base: dict[str, object] = answers(1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1, 2)
+    variants: list[dict[str, object]] = [
+        base,
+        {**base, "oud": None},
+        {**base, "oud": ""},
+        {**base, "oud": 3},
+        {**base, "oud": 3, "weg": None},
+        {**base, "m_3": ""},
+        {**base, "m_3": None},
+    ]
+    records = [record(f"r{i}", dict(v), minutes=10 + i) for i, v in enumerate(variants)]
+    flagger = QualityFlagger(study, [600.0])
+    ours = {r.response_id for r in records if flagger.flags(r)["flag_duplicate"]}
+    dashboard = quality_flags(study, [dashboard_record(r) for r in records])
+    assert ours == set(dashboard.duplicates) == {"r1", "r2", "r4", "r6"}
+
+
+def test_flags_given_with_a_chunk_stand_in_for_the_records_own() -> None:
+    layout = TableLayout(
+        block_study(), ExportOptions(language="en"), expression_relevance(), flags=FLAG_COLUMNS
+    )
+    records = [
+        record("a", answers(1), flags={"flag_honeypot": 1}),
+        record("b", answers(2), flags={"flag_speeder": 1}),
+    ]
+    given = [{"flag_honeypot": 1, "flag_duplicate": 1}, {}]
+    rows = [dict(zip(layout.names, row, strict=True)) for row in layout.rows(records, given)]
+    assert [(r["flag_honeypot"], r["flag_duplicate"], r["flag_speeder"]) for r in rows] == [
+        (1, 1, None),
+        (None, None, None),
+    ]
+    own = [dict(zip(layout.names, row, strict=True)) for row in layout.rows(records)]
+    assert [(r["flag_honeypot"], r["flag_speeder"]) for r in own] == [(1, None), (None, 1)]
+    with pytest.raises(ValueError, match="1 sets of flags for 2 responses"):
+        layout.rows(records, given[:1])

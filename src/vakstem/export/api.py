@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -52,8 +52,7 @@ def _rows(layout: TableLayout, reader: ResponseReader, counter: list[int]) -> It
     flagger = QualityFlagger(layout.study, reader.completed_durations())
     for records in reader.chunks():
         counter[0] += len(records)
-        flagged = [replace(r, flags=flagger.flags(r)) for r in records]
-        yield layout.rows(flagged)
+        yield layout.rows(records, [flagger.flags(r) for r in records])
 
 
 def planned_files(fmt: str, out: Path) -> list[Path]:

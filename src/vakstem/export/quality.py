@@ -13,6 +13,7 @@ import hashlib
 import marshal
 import statistics
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any
 
 from vakstem.export.table import ResponseRecord
@@ -23,6 +24,9 @@ from vakstem.service.dashboard import (
     STRAIGHTLINE_MIN_ITEMS,
     answer_blocks,
 )
+
+#: Stands in for a block's values that cannot be put in a set, so that the exact rule decides.
+_UNHASHABLE = object()
 
 #: The flag columns, after the metadata columns, in this order.
 FLAG_COLUMNS = (
@@ -52,24 +56,35 @@ class QualityFlagger:
             if item.choices
             for v in item.variables()
         }
-        #: Each block's variables with their don't-know codes (an empty tuple for variables
+        #: Each block's variables with their don't-know codes (an empty set for variables
         #: without a choice list), paired once instead of looked up per response.
         self._block_codes = [
-            (tuple(block), tuple(self._dont_know.get(v, ()) for v in block))
+            (tuple(block), tuple(self._dont_know.get(v, frozenset()) for v in block))
             for block in self.blocks
         ]
         self._seen: set[bytes] = set()
+        #: Every variable of the study as None: a response's answers merged onto it and read
+        #: in this one order compare as its sorted answers would, in C (`_duplicate`).
+        self._blank = dict.fromkeys(study.variables())
+        self._pick = itemgetter(*self._blank) if len(self._blank) > 1 else None
+        #: Per block: its variables read in one call, and the codes that do not count.
+        self._block_pickers = [
+            (itemgetter(*block), frozenset(c for codes in dont_know for c in codes))
+            for block, dont_know in self._block_codes
+        ]
 
     def flags(self, record: ResponseRecord) -> dict[str, int]:
         # The record's own flags are those stored while answering (honeypot, too fast).
         stored = dict(record.flags)
         if record.status != "completed":
             return stored
+        answers = record.answers
+        merged = self._merged(answers)
         return {
             **stored,
             "flag_speeder": int(self._speeder(record)),
-            "flag_straightliner": int(self._straightliner(record.answers)),
-            "flag_duplicate": int(self._duplicate(record.answers)),
+            "flag_straightliner": int(self._straightliner(answers, merged)),
+            "flag_duplicate": int(self._duplicate(answers, merged)),
         }
 
     def _speeder(self, record: ResponseRecord) -> bool:
@@ -78,32 +93,86 @@ class QualityFlagger:
         duration = (record.completed_at - record.started_at).total_seconds()
         return duration < self.median * SPEEDER_FRACTION
 
-    def _straightliner(self, answers: Any) -> bool:
-        get = answers.get
-        for block, dont_know in self._block_codes:
-            values = [
-                x
-                for v, codes in zip(block, dont_know, strict=True)
-                if (x := get(v)) is not None and x not in codes
-            ]
-            # Zero variance over a whole block; a block mostly skipped says nothing.
-            if len(values) >= STRAIGHTLINE_MIN_ITEMS and len(set(map(repr, values))) == 1:
+    def _straightliner(self, answers: Any, merged: dict[str, Any] | None) -> bool:
+        if merged is None:
+            return self._straightliner_exact(answers)
+        for (pick, skip), (block, dont_know) in zip(
+            self._block_pickers, self._block_codes, strict=True
+        ):
+            try:
+                distinct = set(pick(merged))
+            except TypeError:  # a list where a code belongs: the exact rule decides
+                distinct = {None, *skip, _UNHASHABLE}
+            distinct.discard(None)
+            distinct -= skip
+            # Two different values (by ==) never share a repr, so only a block with one
+            # value left, by ==, needs the exact rule (which keeps 1 and 1.0 apart).
+            if len(distinct) == 1 and self._block_is_straight(answers.get, block, dont_know):
                 return True
         return False
 
-    def _duplicate(self, answers: Any) -> bool:
+    def _straightliner_exact(self, answers: Any) -> bool:
+        get = answers.get
+        return any(
+            self._block_is_straight(get, block, dont_know) for block, dont_know in self._block_codes
+        )
+
+    @staticmethod
+    def _block_is_straight(
+        get: Any, block: tuple[str, ...], dont_know: tuple[frozenset[int], ...]
+    ) -> bool:
+        values = [
+            x
+            for v, codes in zip(block, dont_know, strict=True)
+            if (x := get(v)) is not None and x not in codes
+        ]
+        # Zero variance over a whole block; a block mostly skipped says nothing.
+        return len(values) >= STRAIGHTLINE_MIN_ITEMS and len(set(map(repr, values))) == 1
+
+    def _merged(self, answers: Any) -> dict[str, Any] | None:
+        """`answers` over every variable of the study, None where unanswered; None when the
+        answers hold a variable the study does not have (another version's) that is not
+        empty."""
+        blank = self._blank
+        merged = blank | (answers if type(answers) is dict else dict(answers))
+        if len(merged) == len(blank):
+            return merged
+        merged = blank | {k: v for k, v in answers.items() if v is not None and v != ""}
+        return merged if len(merged) == len(blank) else None
+
+    def _duplicate(self, answers: Any, merged: dict[str, Any] | None) -> bool:
         # The dashboard's equality (same variables answered, each value's repr equal) as one
         # hash: marshal keeps 1, 1.0 and True apart as repr does, and costs a fraction of a
         # repr per answer. Version 2 writes no back-references, so equal answer sets give
-        # equal bytes whatever objects they share. Keys are sorted alone (a sort of pairs
-        # compares tuples, several times slower).
+        # equal bytes whatever objects they share.
+        if merged is None or self._pick is None:
+            return self._remember(self._sorted_answers(answers))
+        # Every variable in one order, None where empty: equal tuples are equal answer sets
+        # (a response with an answer outside them went by `_sorted_answers`, so it can equal
+        # no response that did not).
+        values = self._pick(merged)
+        empty = values.count(None) + values.count("")
+        if len(values) - empty < DUPLICATE_MIN_ANSWERED:
+            return False
+        if "" in values:
+            values = tuple(None if type(v) is str and v == "" else v for v in values)
+        return self._remember(marshal.dumps(values, 2))
+
+    def _sorted_answers(self, answers: Any) -> bytes | None:
+        # Keys are sorted alone (a sort of pairs compares tuples, several times slower); the
+        # b prefix keeps these apart from the tuples of `_duplicate`.
         keys = sorted(answers)
         values = answers.values()
         if None in values or "" in values:
             keys = [k for k in keys if (v := answers[k]) is not None and v != ""]
         if len(keys) < DUPLICATE_MIN_ANSWERED:
+            return None
+        return b"b" + marshal.dumps((keys, list(map(answers.__getitem__, keys))), 2)
+
+    def _remember(self, packed: bytes | None) -> bool:
+        """Whether these packed answers were seen before (and remember them if not)."""
+        if packed is None:
             return False
-        packed = marshal.dumps((keys, list(map(answers.__getitem__, keys))), 2)
         key = hashlib.blake2b(packed, digest_size=16).digest()
         if key in self._seen:
             return True

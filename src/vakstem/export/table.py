@@ -480,12 +480,21 @@ class TableLayout:
         """The table row of one response."""
         return self.rows([record])[0]
 
-    def rows(self, records: Sequence[ResponseRecord]) -> TableChunk:
+    def rows(
+        self,
+        records: Sequence[ResponseRecord],
+        flags: Sequence[Mapping[str, int]] | None = None,
+    ) -> TableChunk:
         """The table rows of a chunk of responses, built a column at a time (scale scores
-        computed for the chunk at once)."""
-        return TableChunk(self.columns_of(records), len(records))
+        computed for the chunk at once); `flags`, one mapping per response, stand in for the
+        records' own quality flags."""
+        return TableChunk(self.columns_of(records, flags), len(records))
 
-    def columns_of(self, records: Sequence[ResponseRecord]) -> list[list[Cell]]:
+    def columns_of(
+        self,
+        records: Sequence[ResponseRecord],
+        flags: Sequence[Mapping[str, int]] | None = None,
+    ) -> list[list[Cell]]:
         """One list of cells per column for a chunk of responses.
 
         Built column by column: each answer variable is looked up once per response and its
@@ -493,6 +502,8 @@ class TableLayout:
         per-cell checks only for columns that need them), and only the empty cells ask for a
         missing reason. A row-at-a-time loop spent most of its time dispatching per cell."""
         n = len(records)
+        if flags is not None and len(flags) != n:
+            raise ValueError(f"{len(flags)} sets of flags for {n} responses")
         answers = [r.answers for r in records]
         why = _ChunkReasons(self, records)
         values_of = self._answer_columns(answers)
@@ -507,7 +518,7 @@ class TableLayout:
         columns: list[list[Cell]] = []
         for op, variable, extra, coded in self._plan:
             if op == _META:
-                columns.append(self._meta_column(variable, records))
+                columns.append(self._meta_column(variable, records, flags))
                 continue
             vals = values(variable)
             if op in (_CODE, _INTEGER):
@@ -658,7 +669,12 @@ class TableLayout:
         reason = reasons.pop() if len(reasons) == 1 else MissingReason.NOT_ANSWERED
         return self.codes.code(reason)
 
-    def _meta_column(self, name: str, records: Sequence[ResponseRecord]) -> list[Cell]:
+    def _meta_column(
+        self,
+        name: str,
+        records: Sequence[ResponseRecord],
+        flags: Sequence[Mapping[str, int]] | None = None,
+    ) -> list[Cell]:
         if name == "response_id":
             return [r.response_id for r in records]
         if name == "instrument_version":
@@ -686,7 +702,8 @@ class TableLayout:
             return [int(r.exclusion_reason is not None) for r in records]
         if name == "exclusion_reason":
             return [r.exclusion_reason or "" for r in records]
-        return [int(r.flags[name]) if name in r.flags else None for r in records]
+        of = [r.flags for r in records] if flags is None else flags
+        return [int(f[name]) if name in f else None for f in of]
 
 
 class TableChunk(Sequence[Row]):
