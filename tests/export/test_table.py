@@ -268,6 +268,22 @@ def test_responses_sharing_a_path_keep_their_own_status_page_and_conditions() ->
     assert chunk["h"]["pa_1"] == -8  # the same path, its page hidden by the answer
 
 
+def test_responses_sharing_a_path_keep_their_own_item_conditions() -> None:
+    # A code shared along a path is one no condition decided: "functie_anders" is asked only
+    # after functie 6, so on the same page the same empty cell has two reasons.
+    lay = layout(completed_only=False, open_text=True)
+    path = ["welkom", "achtergrond", "werk", "afspraken_detail"]
+    fresh = [
+        record("x", {"toestemming": 1, "functie": 6}, status="completed", path=path),
+        record("y", {"toestemming": 1, "functie": 2}, status="completed", path=path),
+        record("z", {"toestemming": 1, "functie": 6}, status="completed", path=path),
+    ]
+    chunk = {row[0]: dict(zip(lay.names, row, strict=True)) for row in lay.rows(fresh)}
+    for rec in fresh:
+        assert chunk[rec.response_id] == _row(layout(completed_only=False, open_text=True), rec)
+    assert [chunk[r]["functie_anders_mis"] for r in "xyz"] == [-9, -8, -9]
+
+
 def test_answers_in_any_mapping_give_the_same_row() -> None:
     # The chunk's columns merge each response's answers onto a dict of every variable; a
     # read-only mapping of answers must give the same cells as a dict.

@@ -546,9 +546,7 @@ class TableLayout:
             if coded and None in vals:
                 if column is vals:
                     column = list(vals)
-                for i, v in enumerate(vals):
-                    if v is None:
-                        column[i] = why.code(i, variable)
+                why.fill(column, vals, variable)
             columns.append(column)
         if self.options.with_scores and self.study.scales:
             columns.extend(self._score_columns(records, values, why))
@@ -819,6 +817,31 @@ class _Shape:
         ]
         #: (path, status, page left open) → the pages seen and the frontier (`_progress`).
         self.progress: dict[tuple[Any, ...], tuple[frozenset[str], int]] = {}
+        #: (path, status, page left open) → variable → the missing code of an empty answer,
+        #: for the variables whose code follows from that key alone (no condition was read).
+        self.codes: dict[tuple[Any, ...], dict[str, int]] = {}
+
+    def shared_codes(self, record: ResponseRecord) -> dict[str, int] | None:
+        """The codes shared by every response with this one's path, status and page left
+        open (None without a stored path: then the answers decide what was seen)."""
+        if record.visited_pages is None:
+            return None
+        key = _path_key(record)
+        found = self.codes.get(key)
+        if found is None:
+            found = {}
+            if len(self.codes) < _SHARED_PATHS:
+                self.codes[key] = found
+        return found
+
+
+#: At most this many paths' shared missing codes are kept per instrument version.
+_SHARED_PATHS = 10_000
+
+
+def _path_key(record: ResponseRecord) -> tuple[Any, ...]:
+    """What a response's pages seen and frontier follow from, when its path is stored."""
+    return (tuple(record.visited_pages or ()), record.status, record.current_page)
 
 
 def _progress(
@@ -873,12 +896,14 @@ class _Reasons:
         #: for this respondent (and none of their answers are kept), so every item is not
         #: applicable, as for an item a condition hides, and never a drop-out.
         self.screened_out = record.status == "screened_out"
+        #: Where codes that follow from this response's path alone are kept for others.
+        self.shared = shape.shared_codes(record)
         if visited is None:
             self.seen, self.frontier = _progress(shape, None, record, self.answers)
         else:
             # Most responses share their path (every completed one through the same pages),
             # so the pages seen and the frontier are worked out once per path.
-            key = (tuple(visited), record.status, record.current_page)
+            key = _path_key(record)
             found = shape.progress.get(key)
             if found is None:
                 found = _progress(shape, visited, record, self.answers)
@@ -890,10 +915,14 @@ class _Reasons:
 
     def code(self, variable: str) -> int:
         """The missing code of `variable` (asked once per option column of a multiple-choice
-        item and again for a reason column, so it is kept)."""
+        item and again for a reason column, so it is kept; and kept for every response with
+        the same path, status and page left open when no condition decided it)."""
         found = self._codes.get(variable)
         if found is None:
-            found = self._codes[variable] = self.layout.reason_codes[self.reason(variable)]
+            reason, by_path_alone = self._reason(variable)
+            found = self._codes[variable] = self.layout.reason_codes[reason]
+            if by_path_alone and self.shared is not None:
+                self.shared[variable] = found
         return found
 
     def _page_relevant(self, i: int) -> bool:
@@ -904,21 +933,26 @@ class _Reasons:
         return shown
 
     def reason(self, variable: str) -> MissingReason:
+        return self._reason(variable)[0]
+
+    def _reason(self, variable: str) -> tuple[MissingReason, bool]:
+        """The reason, and whether it follows from the pages seen and the frontier alone
+        (False when a condition on the answers was read)."""
         place = self.shape.place.get(variable)
         if place is None or self.screened_out:
             # A variable absent from the response's own version was never asked.
-            return MissingReason.NOT_APPLICABLE
+            return MissingReason.NOT_APPLICABLE, True
         i, item = place
         page = self.shape.pages[i]
         if page.id in self.seen or (not self.by_path and i < self.frontier):
-            if not self._page_relevant(i):
-                return MissingReason.NOT_APPLICABLE
-            if not self.layout._relevant(item.relevant, self.answers):
-                return MissingReason.NOT_APPLICABLE
-            return MissingReason.NOT_ANSWERED
+            if page.relevant and not self._page_relevant(i):
+                return MissingReason.NOT_APPLICABLE, False
+            if item.relevant and not self.layout._relevant(item.relevant, self.answers):
+                return MissingReason.NOT_APPLICABLE, False
+            return MissingReason.NOT_ANSWERED, not (page.relevant or item.relevant)
         if i < self.frontier:
-            return MissingReason.NOT_APPLICABLE
-        return MissingReason.DROPPED_OUT
+            return MissingReason.NOT_APPLICABLE, True
+        return MissingReason.DROPPED_OUT, True
 
 
 class _ChunkReasons:
@@ -929,6 +963,7 @@ class _ChunkReasons:
         self.layout = layout
         self.records = records
         self._of: dict[int, _Reasons] = {}
+        self._shared: list[dict[str, int] | None] | None = None
 
     def of(self, i: int) -> _Reasons:
         why = self._of.get(i)
@@ -941,6 +976,26 @@ class _ChunkReasons:
 
     def code(self, i: int, variable: str) -> int:
         return self.of(i).code(variable)
+
+    def fill(self, column: list[Cell], values: list[Any], variable: str) -> None:
+        """Put the missing code of `variable` in each cell of `column` whose value is None.
+        A code another response with the same path already had is looked up, without
+        working out this response's reasons."""
+        shared = self._shared
+        if shared is None:
+            layout = self.layout
+            shapes = {
+                version: layout._shape(layout._study_of(version))
+                for version in {r.instrument_version for r in self.records}
+            }
+            shared = self._shared = [
+                shapes[r.instrument_version].shared_codes(r) for r in self.records
+            ]
+        for i, value in enumerate(values):
+            if value is None:
+                codes = shared[i]
+                found = None if codes is None else codes.get(variable)
+                column[i] = self.of(i).code(variable) if found is None else found
 
 
 def _number_or_none(value: Any) -> float | None:
