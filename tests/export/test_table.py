@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from vakstem.export.missing import ExportError
 from vakstem.export.relevance import expression_relevance
-from vakstem.export.table import ExportOptions, TableLayout, variable_name_problems
+from vakstem.export.table import ExportOptions, TableLayout, utc_naive, variable_name_problems
 
 from .factories import ALL_PAGES, FULL, example_study, layout, record
 
@@ -294,3 +295,14 @@ def test_answers_in_any_mapping_give_the_same_row() -> None:
     as_proxy = lay.rows([record("r1", MappingProxyType({**FULL, "br_2": None}), path=ALL_PAGES)])
     assert list(as_proxy) == list(as_dict)
     assert dict(zip(lay.names, as_dict[0], strict=True))["br_2"] == -9
+
+
+def test_times_are_written_in_utc_without_a_zone_or_microseconds() -> None:
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    moment = dt.datetime(2026, 3, 1, 13, 30, 15, 123456, tzinfo=amsterdam)
+    expected = dt.datetime(2026, 3, 1, 12, 30, 15)
+    assert utc_naive(moment) == expected
+    assert utc_naive(moment.astimezone(dt.UTC)) == expected
+    assert utc_naive(moment.astimezone(dt.timezone(dt.timedelta(hours=-5)))) == expected
+    assert utc_naive(dt.datetime(2026, 3, 1, 12, 30, 15, 9)) == expected  # naive is UTC
+    assert utc_naive(None) is None

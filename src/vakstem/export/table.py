@@ -1040,4 +1040,6 @@ def utc_naive(moment: dt.datetime | None) -> dt.datetime | None:
     """A time in UTC without a zone: the form SPSS, Stata and Excel store (naive means UTC)."""
     if moment is None:
         return None
-    return _aware(moment).astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)
+    if moment.tzinfo is not dt.UTC:  # the store gives UTC already: no conversion then
+        moment = _aware(moment).astimezone(dt.UTC)
+    return moment.replace(tzinfo=None, microsecond=0)
