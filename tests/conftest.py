@@ -50,13 +50,14 @@ def postgres_admin_url() -> str:
     return PG_ADMIN_URL
 
 
-def _create_pg_database(admin_url: str) -> tuple[str, str]:
+def _create_pg_database(admin_url: str, template: str | None = None) -> tuple[str, str]:
     import psycopg
 
     name = f"vakstem_t_{uuid.uuid4().hex[:12]}"
     dsn = admin_url.replace("postgresql+psycopg://", "postgresql://")
+    copy_of = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{copy_of}')
     base = admin_url.rsplit("/", 1)[0]
     return name, f"{base}/{name}"
 
@@ -73,9 +74,58 @@ def _drop_pg_database(admin_url: str, name: str) -> None:
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
+class SchemaTemplates:
+    """One database per backend brought to the newest schema once per test process, which
+    each test's database is copied from: migrating a new PostgreSQL database took most of a
+    second, for each of several hundred tests."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._sqlite: Path | None = None
+        self._postgres: tuple[str, str] | None = None
+
+    def sqlite(self) -> Path:
+        if self._sqlite is None:
+            from vakstem.store import open_database
+
+            path = self._folder / "template.db"
+            open_database(f"sqlite:///{path}").dispose()
+            # Closing the last connection checkpoints the write-ahead log into the file.
+            if Path(f"{path}-wal").exists():
+                raise RuntimeError("the SQLite template kept its write-ahead log")
+            self._sqlite = path
+        return self._sqlite
+
+    def postgres(self, admin_url: str) -> str:
+        if self._postgres is None:
+            from vakstem.store import open_database
+
+            name, url = _create_pg_database(admin_url)
+            self._postgres = (admin_url, name)
+            # Disposed, so that no connection keeps PostgreSQL from copying it.
+            open_database(url).dispose()
+        return self._postgres[1]
+
+    def drop(self) -> None:
+        if self._postgres is not None:
+            _drop_pg_database(*self._postgres)
+            self._postgres = None
+
+
+@pytest.fixture(scope="session")
+def schema_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SchemaTemplates]:
+    templates = SchemaTemplates(tmp_path_factory.mktemp("templates"))
+    try:
+        yield templates
+    finally:
+        templates.drop()
+
+
 class Databases:
-    """Fresh, empty databases of one backend, as many as a test needs (e.g. two runs with the
-    same seed): SQLite files in a temporary folder, or PostgreSQL databases dropped at the end."""
+    """Fresh databases of one backend, as many as a test needs (e.g. two runs with the same
+    seed): SQLite files in a temporary folder, or PostgreSQL databases dropped at the end.
+    Each is at the newest schema with no data (a copy of `SchemaTemplates`'), or empty when
+    asked (`empty=True`), for the tests of migrations themselves."""
 
     def __init__(self, backend: str, folder: Path, request: pytest.FixtureRequest) -> None:
         self.backend = backend
@@ -83,15 +133,19 @@ class Databases:
         self._request = request
         self._created: list[tuple[str, str]] = []
 
-    def new(self, name: str = "vakstem") -> str:
-        """The URL of a new empty database; `name` only tells SQLite files apart."""
+    def new(self, name: str = "vakstem", *, empty: bool = False) -> str:
+        """The URL of a new database; `name` only tells SQLite files apart."""
+        templates: SchemaTemplates = self._request.getfixturevalue("schema_templates")
         if self.backend == "sqlite":
             path = self._folder / f"{name}.db"
             if path.exists():
                 raise ValueError(f"database {name!r} exists already in this test")
+            if not empty:
+                shutil.copyfile(templates.sqlite(), path)
             return f"sqlite:///{path}"
         admin = self._request.getfixturevalue("postgres_admin_url")
-        created, url = _create_pg_database(admin)
+        template = None if empty else templates.postgres(admin)
+        created, url = _create_pg_database(admin, template)
         self._created.append((admin, created))
         return url
 
@@ -102,7 +156,7 @@ class Databases:
 
 @pytest.fixture(params=BACKENDS)
 def databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databases]:
-    """Makes empty databases of this test's backend (runs once on SQLite, once on PostgreSQL)."""
+    """Makes new databases of this test's backend (runs once on SQLite, once on PostgreSQL)."""
     made = Databases(request.param, tmp_path, request)
     try:
         yield made
@@ -112,8 +166,15 @@ def databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databa
 
 @pytest.fixture
 def database_url(databases: Databases) -> str:
-    """A fresh, empty database: every storage test runs once on SQLite and once on PostgreSQL."""
+    """A fresh database at the newest schema, without data: every storage test runs once on
+    SQLite and once on PostgreSQL."""
     return databases.new()
+
+
+@pytest.fixture
+def empty_database_url(databases: Databases) -> str:
+    """A fresh database without any table, for the tests of migrating one."""
+    return databases.new(empty=True)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -131,7 +192,7 @@ def module_databases(
 
 @pytest.fixture(scope="module")
 def module_database_url(module_databases: Databases) -> str:
-    """One empty database per module and backend (see `module_databases`)."""
+    """One new database per module and backend (see `module_databases`)."""
     return module_databases.new()
 
 
@@ -139,7 +200,7 @@ def module_database_url(module_databases: Databases) -> str:
 def database_on(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[[str], str]]:
-    """`database_on("postgresql")`: a new empty database on the named backend, for the few
+    """`database_on("postgresql")`: a new database on the named backend, for the few
     fixtures that pick one backend on purpose (see tests/browser/conftest.py)."""
     made: dict[str, Databases] = {}
     folder = tmp_path_factory.mktemp("chosen")

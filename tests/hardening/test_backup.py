@@ -80,7 +80,7 @@ def test_backup_while_respondents_submit_restores_a_consistent_snapshot(
     assert not [who.problem for who in people if who.problem]
     # Respondents really were submitting while the backup command ran.
     assert acked_before >= 40 and acked_after > acked_before
-    restored = databases.new("restored")
+    restored = databases.new("restored", empty=True)
     done = _in_process(["restore", str(out)], restored, tmp_path)
     assert done.returncode == 0, done.stderr
     engine = open_database(restored)

@@ -81,10 +81,10 @@ def _data(conn: sa.Connection) -> list[tuple[object, ...]]:
     return [(*row[:5], json.loads(row[5]) if isinstance(row[5], str) else row[5]) for row in rows]
 
 
-def test_data_survives_every_migration_step_up_to_head(database_url: str) -> None:
+def test_data_survives_every_migration_step_up_to_head(empty_database_url: str) -> None:
     steps = _steps()
     assert len(steps) >= 2
-    engine = create_database_engine(database_url)
+    engine = create_database_engine(empty_database_url)
     try:
         _upgrade(engine, steps[0])
         with engine.begin() as conn:

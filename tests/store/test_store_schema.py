@@ -30,8 +30,8 @@ from vakstem.store.tables import metadata, studies
 TABLES = {"studies", "instrument_versions", "responses", "answers", "page_events"}
 
 
-def test_migrations_from_empty_create_every_table(database_url: str) -> None:
-    engine = open_database(database_url)
+def test_migrations_from_empty_create_every_table(empty_database_url: str) -> None:
+    engine = open_database(empty_database_url)
     try:
         names = set(sa.inspect(engine).get_table_names())
         assert names >= TABLES | {"alembic_version"}
@@ -40,8 +40,8 @@ def test_migrations_from_empty_create_every_table(database_url: str) -> None:
         engine.dispose()
 
 
-def test_migrated_schema_matches_table_definitions(database_url: str) -> None:
-    engine = open_database(database_url)
+def test_migrated_schema_matches_table_definitions(empty_database_url: str) -> None:
+    engine = open_database(empty_database_url)
     try:
         with engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), metadata)
@@ -50,9 +50,9 @@ def test_migrated_schema_matches_table_definitions(database_url: str) -> None:
         engine.dispose()
 
 
-def test_opening_twice_is_harmless(database_url: str) -> None:
-    open_database(database_url).dispose()
-    engine = open_database(database_url)
+def test_opening_twice_is_harmless(empty_database_url: str) -> None:
+    open_database(empty_database_url).dispose()
+    engine = open_database(empty_database_url)
     try:
         assert schema_revision(engine) == head_revision()
     finally:
@@ -71,20 +71,20 @@ print("alembic" in sys.modules)
 """
 
 
-def test_a_database_at_the_newest_revision_opens_without_alembic(database_url: str) -> None:
+def test_a_database_at_the_newest_revision_opens_without_alembic(empty_database_url: str) -> None:
     # Alembic (and loading every migration script) is a fifth of a second of each command's
     # start-up; a database that needs no migration must open without it. A new one still
     # migrates: then Alembic is loaded.
     def opens() -> str:
         done = subprocess.run(
-            [sys.executable, "-c", _OPENS, database_url], capture_output=True, text=True
+            [sys.executable, "-c", _OPENS, empty_database_url], capture_output=True, text=True
         )
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
 
     assert opens() == "True"  # empty: migrated by Alembic
     assert opens() == "False"  # at the newest revision: nothing to do
-    engine = open_database(database_url)
+    engine = open_database(empty_database_url)
     try:
         assert schema_revision(engine) == head_revision()
         with write_transaction(engine) as conn:  # one revision back: Alembic upgrades again
