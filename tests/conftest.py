@@ -22,6 +22,24 @@ PG_ADMIN_URL = os.environ.get(
 CHROMIUM = os.environ.get("VAKSTEM_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _quick_password_hashes() -> Iterator[None]:
+    """argon2id with its smallest parameters for the accounts made and checked in this test
+    process (as Django's test settings do): the recommended 64 MiB and three passes took a
+    fifth of a second per password, several times in every console test. Servers started as
+    subprocesses keep the real parameters, and tests/console/test_accounts.py checks them."""
+    from argon2 import PasswordHasher
+
+    from vakstem.service import accounts
+
+    real = accounts.password_hasher
+    accounts.password_hasher = lambda: PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    try:
+        yield
+    finally:
+        accounts.password_hasher = real
+
+
 def _missing(what: str) -> None:
     if IN_CI:
         pytest.fail(f"{what} (required in CI)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -75,6 +76,21 @@ def test_password_is_stored_as_argon2id_not_plain(accounts: Accounts, engine: En
     assert stored.email == "ann@example.org"
     assert stored.password_hash.startswith("$argon2id$")
     assert PASSWORD not in stored.password_hash
+
+
+_REAL_HASH = """
+from vakstem.service.accounts import password_hasher
+print(password_hasher().hash("x").split("$")[3])
+"""
+
+
+def test_passwords_outside_the_tests_are_hashed_with_the_recommended_parameters() -> None:
+    # The tests hash with argon2's smallest parameters (tests/conftest.py); a process of its
+    # own, as a server or a command is, uses RFC 9106's: 64 MiB, three passes, four lanes.
+    done = subprocess.run(
+        [sys.executable, "-c", _REAL_HASH], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "m=65536,t=3,p=4"
 
 
 def test_login_with_right_password_and_any_email_case(accounts: Accounts, engine: Engine) -> None:
