@@ -181,10 +181,10 @@ def test_unknown_response_in_the_api_is_json(client: TestClient) -> None:
 
 
 def test_unexpected_error_is_a_friendly_500_page_with_headers(
-    database_url: str, settings: Settings
+    empty_database_url: str, settings: Settings
 ) -> None:
     # A database without tables (never migrated): every query fails in a way no handler expects.
-    broken = sa.create_engine(database_url)
+    broken = sa.create_engine(empty_database_url)
     with TestClient(create_app(settings, broken), raise_server_exceptions=False) as client:
         response = client.get("/s/voorbeeld")
         assert response.status_code == 500
