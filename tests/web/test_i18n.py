@@ -92,3 +92,27 @@ def test_unsupported_language_falls_back_to_dutch() -> None:
     catalogues = Catalogues()
     assert catalogues.language("de") == "nl"
     assert catalogues.translator("de")("Next") == "Volgende"
+
+
+_PO = """msgid ""
+msgstr ""
+"Content-Type: text/plain; charset=UTF-8\\n"
+
+msgid "Next"
+msgstr "{text}"
+"""
+
+
+def test_a_catalogue_file_is_read_once_per_process_until_it_changes(tmp_path: Path) -> None:
+    for lang in ("nl", "en"):
+        folder = tmp_path / lang / "LC_MESSAGES"
+        folder.mkdir(parents=True)
+        (folder / "messages.po").write_text(_PO.format(text=f"Verder-{lang}"), "utf-8")
+    first, second = Catalogues(directory=tmp_path), Catalogues(directory=tmp_path)
+    assert first.gettext("nl", "Next") == second.gettext("nl", "Next") == "Verder-nl"
+    assert first._messages["nl"] is second._messages["nl"]  # read once, shared
+    (tmp_path / "nl" / "LC_MESSAGES" / "messages.po").write_text(
+        _PO.format(text="Volgende vraag"), "utf-8"
+    )
+    assert Catalogues(directory=tmp_path).gettext("nl", "Next") == "Volgende vraag"
+    assert first.gettext("nl", "Next") == "Verder-nl"  # an app keeps what it read

@@ -206,3 +206,20 @@ def test_continue_later_box_shows_code_and_link(catalogues: Catalogues) -> None:
     page = render(catalogues)
     assert "ABCD-EFGH-JK" in page.find("p", class_="code").text
     assert page.find("a", href="http://testserver/s/alles/r/ABCD-EFGH-JK")
+
+
+def test_environments_of_one_process_compile_a_template_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    make_environment().get_template("message.html")
+    second = make_environment()
+    compiled: list[str] = []
+    compile_ = second.compile
+
+    def counting(source: str, *args: Any, **kwargs: Any) -> Any:
+        compiled.append(source)
+        return compile_(source, *args, **kwargs)
+
+    monkeypatch.setattr(second, "compile", counting)
+    second.get_template("message.html")
+    assert compiled == []  # the first environment's code

@@ -1,6 +1,6 @@
 """Interface translations for the respondent pages and the JSON API.
 
-The Babel `.po` catalogues under `web/locales/` are read once at start-up (no compiled `.mo`
+The Babel `.po` catalogues under `web/locales/` are read once per process (no compiled `.mo`
 files in the repository); message ids are English, Dutch is the default language. Questionnaire
 texts are not translated here: they carry their own languages in the study file.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from babel.messages.pofile import read_po
@@ -61,6 +62,32 @@ DOMAIN_MESSAGES: dict[str, str] = {
 }
 
 
+#: (path, modification time, size) → its messages: every app of a process (each test makes
+#: its own, with four catalogues) reads a file once.
+_READ: dict[tuple[str, int, int], Mapping[str, str]] = {}
+
+
+def _read_messages(path: Path, lang: str) -> Mapping[str, str]:
+    """The translated messages of one `.po` file, by message id."""
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    found = _READ.get(key)
+    if found is not None:
+        return found
+    with path.open("rb") as fh:
+        catalog = read_po(fh, locale=lang)
+    table: dict[str, str] = {}
+    for message in catalog:
+        # Fuzzy entries are unreviewed guesses: better the English id than a wrong text.
+        msgid, text = message.id, message.string
+        if message.fuzzy or not isinstance(msgid, str) or not isinstance(text, str):
+            continue
+        if msgid and text:
+            table[msgid] = text
+    found = _READ[key] = MappingProxyType(table)
+    return found
+
+
 class Catalogues:
     """Message catalogues per language, read from `.po` files."""
 
@@ -72,20 +99,10 @@ class Catalogues:
     ) -> None:
         self.languages = languages
         self.default = default
-        self._messages: dict[str, dict[str, str]] = {}
-        for lang in languages:
-            path = directory / lang / "LC_MESSAGES" / "messages.po"
-            with path.open("rb") as fh:
-                catalog = read_po(fh, locale=lang)
-            table: dict[str, str] = {}
-            for message in catalog:
-                # Fuzzy entries are unreviewed guesses: better the English id than a wrong text.
-                msgid, text = message.id, message.string
-                if message.fuzzy or not isinstance(msgid, str) or not isinstance(text, str):
-                    continue
-                if msgid and text:
-                    table[msgid] = text
-            self._messages[lang] = table
+        self._messages: dict[str, Mapping[str, str]] = {
+            lang: _read_messages(directory / lang / "LC_MESSAGES" / "messages.po", lang)
+            for lang in languages
+        }
 
     def language(self, requested: str | None) -> str:
         """A supported interface language for `requested`, else the default."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.bccache import Bucket, BytecodeCache
 from markupsafe import Markup
 
 from vakstem.instrument.textformat import plain_text, to_html, to_html_inline
@@ -33,9 +34,30 @@ def _static_versions() -> dict[str, str]:
     }
 
 
+class _SharedBytecode(BytecodeCache):
+    """Compiled templates kept for every environment of the process: each app (each test
+    makes its own) compiled the same templates again. Jinja checks each template's source
+    against the checksum stored with its code, so an edited template is compiled anew."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_BYTECODE = _SharedBytecode()
+
+
 def make_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR),
+        bytecode_cache=_BYTECODE,
         autoescape=select_autoescape(("html",), default=True),
         trim_blocks=True,
         lstrip_blocks=True,
