@@ -1,6 +1,7 @@
 """`vakstem invite|remind|bounce|purge-contacts|links|quota`: reaching respondents from the
 command line — personal invitations and reminders by email, anonymous links with QR codes per
-source, quotas. `register(app)` adds them to the `vakstem` command (one line in cli.py).
+source, quotas. `register(app)` adds them to the `vakstem` command (each is named in
+`cli.COMMANDS`).
 """
 
 from __future__ import annotations

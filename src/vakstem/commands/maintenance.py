@@ -1,7 +1,8 @@
 """`vakstem backup`, `vakstem restore` and `vakstem purge`: looking after a deployment's data.
 
-Registered in cli.py with one line (`register(app)`). Errors are one line on stderr with exit
-code 1; a PostgreSQL backup without pg_dump installed exits 2 with the command to run.
+`register(app)` adds them to the `vakstem` command (each is named in `cli.COMMANDS`). Errors
+are one line on stderr with exit code 1; a PostgreSQL backup without pg_dump installed exits 2
+with the command to run.
 """
 
 from __future__ import annotations
