@@ -821,12 +821,11 @@ class _Shape:
         #: for the variables whose code follows from that key alone (no condition was read).
         self.codes: dict[tuple[Any, ...], dict[str, int]] = {}
 
-    def shared_codes(self, record: ResponseRecord) -> dict[str, int] | None:
-        """The codes shared by every response with this one's path, status and page left
-        open (None without a stored path: then the answers decide what was seen)."""
-        if record.visited_pages is None:
+    def shared_codes(self, key: tuple[Any, ...] | None) -> dict[str, int] | None:
+        """The codes shared by every response with this `_path_key` (None without a stored
+        path: then the answers decide what was seen)."""
+        if key is None:
             return None
-        key = _path_key(record)
         found = self.codes.get(key)
         if found is None:
             found = {}
@@ -839,9 +838,15 @@ class _Shape:
 _SHARED_PATHS = 10_000
 
 
-def _path_key(record: ResponseRecord) -> tuple[Any, ...]:
+def _path_key(record: ResponseRecord) -> tuple[Any, ...] | None:
     """What a response's pages seen and frontier follow from, when its path is stored."""
-    return (tuple(record.visited_pages or ()), record.status, record.current_page)
+    if record.visited_pages is None:
+        return None
+    return (tuple(record.visited_pages), record.status, record.current_page)
+
+
+#: `_Reasons` works out its shared codes itself unless given them.
+_UNSET: Any = object()
 
 
 def _progress(
@@ -886,7 +891,13 @@ class _Reasons:
     decided by conditions.
     """
 
-    def __init__(self, layout: TableLayout, record: ResponseRecord, shape: _Shape) -> None:
+    def __init__(
+        self,
+        layout: TableLayout,
+        record: ResponseRecord,
+        shape: _Shape,
+        shared: dict[str, int] | None = _UNSET,
+    ) -> None:
         self.layout = layout
         self.answers = record.answers
         self.shape = shape
@@ -896,14 +907,14 @@ class _Reasons:
         #: for this respondent (and none of their answers are kept), so every item is not
         #: applicable, as for an item a condition hides, and never a drop-out.
         self.screened_out = record.status == "screened_out"
+        key = _path_key(record)
         #: Where codes that follow from this response's path alone are kept for others.
-        self.shared = shape.shared_codes(record)
-        if visited is None:
+        self.shared = shape.shared_codes(key) if shared is _UNSET else shared
+        if key is None:
             self.seen, self.frontier = _progress(shape, None, record, self.answers)
         else:
             # Most responses share their path (every completed one through the same pages),
             # so the pages seen and the frontier are worked out once per path.
-            key = _path_key(record)
             found = shape.progress.get(key)
             if found is None:
                 found = _progress(shape, visited, record, self.answers)
@@ -971,7 +982,8 @@ class _ChunkReasons:
             record = self.records[i]
             layout = self.layout
             shape = layout._shape(layout._study_of(record.instrument_version))
-            why = self._of[i] = _Reasons(layout, record, shape)
+            shared = _UNSET if self._shared is None else self._shared[i]
+            why = self._of[i] = _Reasons(layout, record, shape, shared)
         return why
 
     def code(self, i: int, variable: str) -> int:
@@ -989,7 +1001,7 @@ class _ChunkReasons:
                 for version in {r.instrument_version for r in self.records}
             }
             shared = self._shared = [
-                shapes[r.instrument_version].shared_codes(r) for r in self.records
+                shapes[r.instrument_version].shared_codes(_path_key(r)) for r in self.records
             ]
         for i, value in enumerate(values):
             if value is None:
