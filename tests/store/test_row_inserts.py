@@ -124,3 +124,40 @@ def test_equal_values_of_other_types_are_stored_apart(database_url: str) -> None
         assert [type(v) for v in read] == [int, bool, type(read[2]), bool]
     finally:
         engine.dispose()
+
+
+serial_table = sa.Table(
+    "row_insert_serial_probe",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("value", Json, nullable=True),
+)
+
+
+def test_many_rows_are_stored_in_order_and_in_full(database_url: str) -> None:
+    # On PostgreSQL an INSERT of many rows is one statement of up to MULTI_ROW_CHUNK rows:
+    # more rows than that take several statements (each count compiled once), and the ids
+    # the database gives follow the rows' order, as the page events rely on.
+    from vakstem.store.prepared import MULTI_ROW_CHUNK
+
+    engine = create_database_engine(database_url)
+    metadata.create_all(engine)
+    counts = [1, 2, MULTI_ROW_CHUNK, 2 * MULTI_ROW_CHUNK + 5, 2]
+    try:
+        expected: list[tuple[str, Any]] = []
+        with write_transaction(engine) as conn:
+            for batch, count in enumerate(counts):
+                rows = [
+                    {"name": f"b{batch}-r{i}", "value": VALUES[(batch + i) % len(VALUES)]}
+                    for i in range(count)
+                ]
+                insert_rows(conn, serial_table, rows)
+                expected += [(row["name"], row["value"]) for row in rows]
+        with engine.connect() as conn:
+            stored = conn.execute(
+                sa.select(serial_table.c.name, serial_table.c.value).order_by(serial_table.c.id)
+            ).all()
+        assert [tuple(row) for row in stored] == expected
+    finally:
+        engine.dispose()

@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -196,10 +197,49 @@ def create_database_engine(url: str) -> Engine:
         # closed overflow connections all the time (a new connection costs more CPU than the
         # statements of a page). Twenty at most, so a few server processes stay well within
         # PostgreSQL's default of 100.
-        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        engine = sa.create_engine(parsed, pool_size=10, max_overflow=10)
+        _ping_when_idle(engine)
+        return engine
     raise DatabaseError(
         f"unsupported database {backend!r}: use sqlite:///path or postgresql+psycopg://..."
     )
+
+
+#: A pooled PostgreSQL connection unused for longer than this is checked before it is handed out.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only when it has been idle for a while.
+
+    SQLAlchemy's `pool_pre_ping` sends a statement to the server on every checkout: under load
+    one round trip more for every page (a submit's others: BEGIN, the response, its answers,
+    its events, the update, COMMIT), each a wait for the server and a switch of threads. What
+    it guards against (a restarted server, a connection a firewall or `idle_session_timeout`
+    dropped) happens to connections that sat idle; one handed back a moment ago was working
+    then. A failed check raises `DisconnectionError`, on which the pool throws the connection
+    away and takes another, as with `pool_pre_ping`. A connection that fails unchecked fails
+    its statement, and SQLAlchemy then replaces every connection of the pool.
+    """
+    dialect = engine.dialect
+    idle_since = "vakstem_idle_since"
+
+    @sa.event.listens_for(engine, "checkin")
+    def returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[idle_since] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(idle_since)
+        # A new connection (no time yet) has just spoken to the server.
+        if since is None or time.monotonic() - since <= PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                raise sa.exc.DisconnectionError(str(error)) from error
+            raise
 
 
 @contextmanager

@@ -36,6 +36,9 @@ _Processor = Callable[[Any], Any] | None
 
 #: (dialect, driver) pairs whose driver connection runs the compiled SQL directly.
 _DIRECT = {("sqlite", "pysqlite"), ("postgresql", "psycopg")}
+#: Rows per INSERT statement of `execute_many` on PostgreSQL (a statement is compiled per count
+#: up to this, so their number stays bounded).
+MULTI_ROW_CHUNK = 64
 
 
 @contextlib.contextmanager
@@ -95,6 +98,7 @@ class Prepared:
         self.statement = statement
         # Per dialect too: tests (and tools) use one statement on SQLite and PostgreSQL.
         self._plans: dict[tuple[str, frozenset[str]], _Plan] = {}
+        self._multi_rows: dict[tuple[tuple[str, ...], int], Prepared] = {}
 
     def _plan(self, conn: Connection, keys: Iterable[str]) -> _Plan:
         dialect = conn.dialect
@@ -136,6 +140,25 @@ class Prepared:
         plan = _Plan(str(compiled), names, named, binds, row_type, results, error)
         self._plans[key] = plan
         return plan
+
+    def _multi_row(self, keys: tuple[str, ...], count: int) -> Prepared:
+        """This INSERT with `count` rows of VALUES, parameter `{key}_{i}` for row i's `key`.
+
+        psycopg's `executemany` sends and converts a statement per row in Python: for the ten
+        answers of a page 0.5 ms of CPU and 2.6-4.3 ms of waiting, against 0.1 ms and 0.2-0.6 ms
+        for one statement of ten rows (in-process, PostgreSQL on the same machine)."""
+        cached = self._multi_rows.get((keys, count))
+        if cached is not None:
+            return cached
+        insert = self.statement
+        assert isinstance(insert, sa.Insert)
+        columns = insert.table.c
+        rows = [
+            {key: sa.bindparam(f"{key}_{i}", type_=columns[key].type) for key in keys}
+            for i in range(count)
+        ]
+        prepared = self._multi_rows[(keys, count)] = Prepared(insert.values(rows))
+        return prepared
 
     def _values(self, plan: _Plan, params: Mapping[str, Any]) -> Any:
         """`params` converted by their bind processors, by name or in order as the driver wants."""
@@ -207,11 +230,19 @@ class Prepared:
         return count
 
     def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Run an INSERT or UPDATE once per row (each with the same keys), in one driver call."""
+        """Run an INSERT or UPDATE once per row (each with the same keys), in one driver call;
+        an INSERT on PostgreSQL as one statement of many rows (`_multi_row`)."""
         if not rows:
             return
         if not _direct(conn):
             conn.execute(self.statement, [dict(row) for row in rows])
+            return
+        if conn.dialect.name == "postgresql" and isinstance(self.statement, sa.Insert):
+            keys = tuple(rows[0])
+            for start in range(0, len(rows), MULTI_ROW_CHUNK):
+                chunk = rows[start : start + MULTI_ROW_CHUNK]
+                params = {f"{key}_{i}": row[key] for i, row in enumerate(chunk) for key in keys}
+                self._multi_row(keys, len(chunk)).execute(conn, params)
             return
         plan = self._plan(conn, rows[0])
         values = self._many_values(plan, rows)

@@ -3,9 +3,10 @@
 A page stores ten or more answers. Through SQLAlchemy's `execute(table.insert(), rows)` each
 row passes its statement machinery (parameter construction, per-row processing, result set-up)
 at several times the cost of SQLite storing it; under load this was a fifth of the time a worker
-held SQLite's write lock for a page. The rows go straight to the driver's `executemany` as a
-`Prepared` INSERT, converted by the columns' own SQLAlchemy bind processors, so what is stored is
-byte for byte what SQLAlchemy would store (tested on both databases).
+held SQLite's write lock for a page. The rows go straight to the driver as a `Prepared` INSERT
+(sqlite3's `executemany`; on PostgreSQL one statement of many rows, as psycopg's `executemany`
+costs a statement per row), converted by the columns' own SQLAlchemy bind processors, so what is
+stored is byte for byte what SQLAlchemy would store (tested on both databases).
 """
 
 from __future__ import annotations
