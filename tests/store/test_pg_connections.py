@@ -78,3 +78,25 @@ def test_a_prepared_statement_on_a_dropped_connection_gives_it_up(
         pid.first(conn, {})
     with engine.connect() as conn:
         assert pid.first(conn, {}).pid != first
+
+
+def test_reads_take_no_transaction_and_writes_after_them_still_do(engine: sa.Engine) -> None:
+    # A read of one row needs no BEGIN and ROLLBACK around it (two round trips on every page
+    # shown); the connection it used must go back to the pool transactional again.
+    import psycopg.pq
+
+    from vakstem.store.engine import read_connection, write_transaction
+
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE probe (n integer)")
+    with read_connection(engine) as conn:
+        first = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        assert driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    with pytest.raises(RuntimeError), write_transaction(engine) as conn:
+        assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() == first
+        conn.exec_driver_sql("INSERT INTO probe VALUES (1)")
+        raise RuntimeError("undo the write")
+    with read_connection(engine) as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM probe").scalar_one() == 0

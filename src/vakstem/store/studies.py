@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from vakstem.instrument.schema import Study
 from vakstem.service.types import StudyNotFound
-from vakstem.store.engine import write_transaction
+from vakstem.store.engine import read_connection, write_transaction
 from vakstem.store.prepared import Prepared
 from vakstem.store.tables import instrument_versions, responses, studies
 
@@ -228,7 +228,8 @@ def version_model(conn: Connection, study_id: str, digest: str) -> Study:
 
 def get_study(engine: Engine, study_id: str) -> StoredStudy:
     """The study with the model of its current version; unknown id → `StudyNotFound`."""
-    with engine.connect() as conn:
+    # The version read second is immutable, so the two reads need no transaction together.
+    with read_connection(engine) as conn:
         row = _study_row(conn, study_id)
         study = version_model(conn, study_id, row.current_version)
     return StoredStudy(
