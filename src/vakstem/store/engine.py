@@ -218,8 +218,10 @@ def _ping_when_idle(engine: Engine) -> None:
     it guards against (a restarted server, a connection a firewall or `idle_session_timeout`
     dropped) happens to connections that sat idle; one handed back a moment ago was working
     then. A failed check raises `DisconnectionError`, on which the pool throws the connection
-    away and takes another, as with `pool_pre_ping`. A connection that fails unchecked fails
-    its statement, and SQLAlchemy then replaces every connection of the pool.
+    away and takes another, as with `pool_pre_ping`. A connection lost unchecked fails its
+    statement and is not handed out again: SQLAlchemy replaces the pool's connections when its
+    own statement meets a lost connection, and the pool discards one whose reset on return
+    fails (a `Prepared` statement's case; both tested).
     """
     dialect = engine.dialect
     idle_since = "vakstem_idle_since"
