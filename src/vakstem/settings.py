@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     #: SQLite) or in the `threads` pool (the default on PostgreSQL); see
     #: `vakstem.web.database_calls` for why and for the figures.
     database_calls: Literal["inline", "threads"] | None = None
+    #: PostgreSQL connections each server process keeps open, which is also the most database
+    #: calls of respondent pages it runs at once (`threads`). Two measured best with the
+    #: database on the same two-core machine (`docs/performance.md`, twelfth session); raise
+    #: it when the database runs on another host, where each call waits longer on the network.
+    database_connections: int = Field(default=2, ge=1, le=50)
     #: Researcher console: a session ends after this much inactivity, and at the latest after
     #: `session_max_hours`; an account locks for `login_lockout_minutes` after
     #: `login_max_failures` failed logins in a row.

@@ -100,3 +100,49 @@ def test_reads_take_no_transaction_and_writes_after_them_still_do(engine: sa.Eng
         raise RuntimeError("undo the write")
     with read_connection(engine) as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM probe").scalar_one() == 0
+
+
+def _server_connections(admin_url: str, database: str) -> int:
+    dsn = admin_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (database,)
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.mark.parametrize("connections", [1, 2, 5])
+def test_the_engine_keeps_as_many_connections_as_set(
+    database_on: Callable[[str], str], postgres_admin_url: str, connections: int
+) -> None:
+    """As many calls at once as connections kept leave that many open on the server after
+    use; more open overflow connections that are closed again when handed back."""
+    url = database_on("postgresql")
+    database = sa.make_url(url).database
+    assert database is not None
+    engine = create_database_engine(url, connections=connections)
+    try:
+        held = [engine.connect() for _ in range(connections + 2)]
+        for conn in held:
+            conn.exec_driver_sql("SELECT 1")
+        assert _server_connections(postgres_admin_url, database) == connections + 2
+        for conn in held:
+            conn.close()
+        assert _server_connections(postgres_admin_url, database) == connections
+        assert engine.pool.size() == connections  # type: ignore[attr-defined]
+    finally:
+        engine.dispose()
+
+
+def test_the_default_is_two_kept_connections(database_on: Callable[[str], str]) -> None:
+    engine = create_database_engine(database_on("postgresql"))
+    try:
+        assert engine.pool.size() == engine_module.DEFAULT_CONNECTIONS == 2  # type: ignore[attr-defined]
+    finally:
+        engine.dispose()
+
+
+def test_no_connections_is_a_clear_error(database_on: Callable[[str], str]) -> None:
+    with pytest.raises(engine_module.DatabaseError, match="at least one connection, not 0"):
+        create_database_engine(database_on("postgresql"), connections=0)

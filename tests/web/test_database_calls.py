@@ -68,6 +68,27 @@ def test_an_unknown_mode_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> 
     assert Settings().database_calls == "threads"
 
 
+@pytest.mark.postgres
+def test_the_connections_setting_reaches_the_apps_engine_and_its_cap(
+    database_on: Callable[[str], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`VAKSTEM_DATABASE_CONNECTIONS`: the connections a server process keeps on PostgreSQL,
+    and so the most page calls it runs at once; nothing below one."""
+    monkeypatch.setenv("VAKSTEM_DATABASE_CONNECTIONS", "0")
+    with pytest.raises(pydantic.ValidationError, match="database_connections"):
+        Settings()
+    monkeypatch.setenv("VAKSTEM_DATABASE_CONNECTIONS", "3")
+    settings = Settings(data_dir=tmp_path, database_url=database_on("postgresql"))
+    assert settings.database_connections == 3
+    app = create_app(settings)
+    web = app.state.web
+    try:
+        assert web.engine.pool.size() == 3
+        assert web.db.most_at_once == 3
+    finally:
+        web.engine.dispose()
+
+
 def _record(target: Any, name: str, seen: list[tuple[str, bool]]) -> None:
     original: Callable[..., Any] = getattr(target, name)
 

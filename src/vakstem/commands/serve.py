@@ -81,7 +81,9 @@ def prepare_demo(
 
 def _open(console: Console, settings: Settings) -> Engine:
     try:
-        return open_database(settings.resolved_database_url())
+        return open_database(
+            settings.resolved_database_url(), connections=settings.database_connections
+        )
     except DatabaseError as exc:
         console.print(f"[red]Cannot open the database:[/red] {exc}")
         raise typer.Exit(1) from None

@@ -171,8 +171,16 @@ def _configure_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN")
 
 
-def create_database_engine(url: str) -> Engine:
-    """An engine for `url` with Vakstem's connection settings, without migrating."""
+#: PostgreSQL connections a process keeps by default (`Settings.database_connections`).
+DEFAULT_CONNECTIONS = 2
+#: PostgreSQL connections a process may open beyond those it keeps, closed again after use.
+OVERFLOW_CONNECTIONS = 10
+
+
+def create_database_engine(url: str, *, connections: int = DEFAULT_CONNECTIONS) -> Engine:
+    """An engine for `url` with Vakstem's connection settings, without migrating.
+
+    `connections` is how many PostgreSQL connections the engine keeps (SQLite ignores it)."""
     try:
         parsed = sa.make_url(url)
     except ArgumentError as exc:
@@ -193,11 +201,14 @@ def create_database_engine(url: str) -> Engine:
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        # Ten kept connections per process: with SQLAlchemy's five, a busy server opened and
-        # closed overflow connections all the time (a new connection costs more CPU than the
-        # statements of a page). Twenty at most, so a few server processes stay well within
-        # PostgreSQL's default of 100.
-        engine = sa.create_engine(parsed, pool_size=10, max_overflow=10)
+        if connections < 1:
+            raise DatabaseError(f"a database needs at least one connection, not {connections}")
+        # The respondent pages run no more calls at once than the engine keeps connections
+        # (`web.database_calls`), so they never open and close overflow connections (a new
+        # connection costs more CPU than the statements of a page). Two kept connections
+        # served a tenth more pages than ten with PostgreSQL on the same two cores: fewer
+        # server processes competing for them. The overflow is for the console and commands.
+        engine = sa.create_engine(parsed, pool_size=connections, max_overflow=OVERFLOW_CONNECTIONS)
         _ping_when_idle(engine)
         return engine
     raise DatabaseError(
@@ -385,9 +396,10 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
-def open_database(url: str) -> Engine:
-    """Open (creating if needed) the database at `url` and migrate it to the newest schema."""
-    engine = create_database_engine(url)
+def open_database(url: str, *, connections: int = DEFAULT_CONNECTIONS) -> Engine:
+    """Open (creating if needed) the database at `url` and migrate it to the newest schema;
+    `connections` as for `create_database_engine`."""
+    engine = create_database_engine(url, connections=connections)
     try:
         migrate(engine)
     except sa.exc.OperationalError as exc:

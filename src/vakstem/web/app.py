@@ -43,7 +43,9 @@ from vakstem.web.static_files import CompressedStaticFiles
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The web app for one deployment; opens (and migrates) the database when no engine is given."""
     if engine is None:
-        engine = open_database(settings.resolved_database_url())
+        engine = open_database(
+            settings.resolved_database_url(), connections=settings.database_connections
+        )
     web = WebContext(
         settings=settings,
         engine=engine,

@@ -21,12 +21,14 @@ second in alternating runs on the bench machine).
 Inline is the default on SQLite, an embedded file with no network between the page and its
 data. On PostgreSQL the default stays the thread pool: a server on another host adds a network
 round trip per statement, during which an inline call would hold up every other request of the
-worker. With PostgreSQL on the same machine inline measured faster there too (311–314 against
-418–448 submits per second in alternating runs), so `VAKSTEM_DATABASE_CALLS=inline` is worth a
-try on such a set-up. In the pool, a worker runs no more page calls at once than its engine
-keeps connections (ten on PostgreSQL): with the pool's forty threads it opened about twenty
-overflow connections a second and closed them again, and capping the calls took PostgreSQL from
-292–296 to 349–365 submits per second in alternating runs (eighth session).
+worker. With PostgreSQL on the same machine inline once measured faster (418–448 submits
+per second against 311–314 in the pool, fifth session), but not on later code: 348 against
+371–384 in the pool (twelfth session), with a view p95 above a second while the loop waits.
+In the pool, a worker runs no more page calls at once than its engine keeps connections
+(`VAKSTEM_DATABASE_CONNECTIONS`, two by default): with the pool's forty threads it opened
+about twenty overflow connections a second and closed them again, and capping the calls took
+PostgreSQL from 292–296 to 349–365 submits per second in alternating runs (eighth session).
+Two kept connections then served about a tenth more than ten (twelfth session).
 
 Work that can take long (the closing page's personal comparison waits up to two seconds for its
 scoring) is always sent to the thread pool, whatever the mode. Short work with writes of its own
@@ -92,6 +94,12 @@ class DatabaseCalls:
         self._limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
         )
+
+    @property
+    def most_at_once(self) -> int | None:
+        """The most calls run in the pool at once: the engine's kept connections (None: no
+        cap, for an engine without a fixed pool)."""
+        return self._connections
 
     async def __call__(self, func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         if self.mode == "inline":
