@@ -13,7 +13,8 @@ to the closing page), until the closing page. Answers are realistic: for the kla
 drawn from its population model (`vakstem.simulate`, clean respondents who all complete); for a
 study without one, a random valid code per item. Only the fields the page shows are posted, so
 conditions are honoured as the server applies them. The loop is closed: each of the K
-respondents starts the next response when one is done, until the fixed number of completes.
+respondents starts the next response when one is done, until the fixed number of completes
+(after an error, a second later).
 
 A *page submit* is the POST of a page (answers validated and committed, answered with the
 next page); a *page view* is a GET that shows a page (the first page and the closing page).
@@ -200,6 +201,10 @@ def median_ratio(vak_runs: list[Run], baseline_runs: list[Run]) -> float:
     return ratios[middle] if len(ratios) % 2 else (ratios[middle - 1] + ratios[middle]) / 2
 
 
+#: Seconds a virtual respondent waits after an error before starting the next response.
+ERROR_PAUSE_S = 1.0
+
+
 def client_address(index: int) -> str:
     """A loopback source address of its own for virtual client `index` (127.0.0.0/8 is all
     loopback on Linux)."""
@@ -317,10 +322,15 @@ async def drive_respondents(
     async def loop(session: aiohttp.ClientSession) -> None:
         while run.started < completes and (deadline is None or time.perf_counter() < deadline):
             run.started += 1
+            errors = run.errors
             try:
                 await respondent(session, base, study_id, next(supply), run, think, deadline)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 run.error(f"{type(exc).__name__}: {exc}")
+            if run.errors > errors:
+                # As a person would, before trying again: without a pause one refused client
+                # spun through the run's remaining starts, each refused in turn.
+                await asyncio.sleep(ERROR_PAUSE_S)
 
     began = time.perf_counter()
     try:
