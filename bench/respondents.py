@@ -319,14 +319,21 @@ async def drive_respondents(
     supply = itertools.cycle(answers)
     deadline = None if seconds is None else time.perf_counter() + seconds
 
-    async def loop(session: aiohttp.ClientSession) -> None:
+    async def loop(index: int, session: aiohttp.ClientSession) -> None:
+        starts = 0
         while run.started < completes and (deadline is None or time.perf_counter() < deadline):
             run.started += 1
-            errors = run.errors
+            starts += 1
+            errors, samples = run.errors, len(run.error_samples)
             try:
                 await respondent(session, base, study_id, next(supply), run, think, deadline)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 run.error(f"{type(exc).__name__}: {exc}")
+            if len(run.error_samples) > samples:
+                # Which client, how far into the run: a refusal of the per-address limit on
+                # starting responses can then be told from a client that starts too often.
+                at = time.perf_counter() - began
+                run.error_samples[-1] += f" (client {index}, its start {starts}, at {at:.1f} s)"
             if run.errors > errors:
                 # As a person would, before trying again: without a pause one refused client
                 # spun through the run's remaining starts, each refused in turn.
@@ -334,7 +341,7 @@ async def drive_respondents(
 
     began = time.perf_counter()
     try:
-        await asyncio.gather(*(loop(s) for s in sessions))
+        await asyncio.gather(*(loop(i, s) for i, s in enumerate(sessions)))
     finally:
         run.seconds = time.perf_counter() - began
         await asyncio.gather(*(s.close() for s in sessions))
