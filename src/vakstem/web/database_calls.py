@@ -28,7 +28,7 @@ In the pool, a worker runs no more page calls at once than its engine keeps conn
 (`VAKSTEM_DATABASE_CONNECTIONS`, two by default): with the pool's forty threads it opened
 about twenty overflow connections a second and closed them again, and capping the calls took
 PostgreSQL from 292–296 to 349–365 submits per second in alternating runs (eighth session).
-Two kept connections then served about a tenth more than ten (twelfth session).
+Two kept connections then served 5–11 % more than ten (twelfth session).
 
 Work that can take long (the closing page's personal comparison waits up to two seconds for its
 scoring) is always sent to the thread pool, whatever the mode. Short work with writes of its own
