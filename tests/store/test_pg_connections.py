@@ -10,6 +10,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
+from vakstem.settings import Settings
 from vakstem.store import engine as engine_module
 from vakstem.store.engine import create_database_engine
 
@@ -136,6 +137,9 @@ def test_the_engine_keeps_as_many_connections_as_set(
 
 
 def test_the_default_is_two_kept_connections(database_on: Callable[[str], str]) -> None:
+    # The setting repeats the engine's default: importing either module from the other would
+    # cost each of them the other's imports (about 0.2 s), so the two are held equal here.
+    assert Settings().database_connections == engine_module.DEFAULT_CONNECTIONS
     engine = create_database_engine(database_on("postgresql"))
     try:
         assert engine.pool.size() == engine_module.DEFAULT_CONNECTIONS == 2  # type: ignore[attr-defined]
