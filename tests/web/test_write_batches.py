@@ -165,12 +165,11 @@ def test_the_lock_is_given_back_after_every_batch(sqlite_engine: Engine) -> None
     assert _texts(sqlite_engine) == ["een", "twee", "drie"]
 
 
-def test_shared_transactions_are_for_sqlite_alone_and_do_not_nest(
+def test_these_batches_are_for_sqlite_alone_and_shared_transactions_do_not_nest(
     engine: Engine, sqlite_engine: Engine
 ) -> None:
     if engine.dialect.name != "sqlite":
-        with pytest.raises(ValueError, match="SQLite"), shared_write_transaction(engine):
-            pass
+        # PostgreSQL's page writes have batches of their own (test_pg_write_batches.py).
         with pytest.raises(ValueError, match="SQLite"):
             WriteBatches(engine)
         # Inline calls on PostgreSQL write as before, one transaction each.

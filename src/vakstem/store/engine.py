@@ -321,12 +321,10 @@ def writer_queue(engine: Engine) -> _WriterQueue | None:
 @contextmanager
 def shared_write_transaction(engine: Engine) -> Iterator[Connection]:
     """One write transaction that every `write_transaction(engine)` of this thread joins, as a
-    savepoint, until it ends (`vakstem.store.write_batches`). The caller holds the writer
-    queue already."""
+    savepoint, until it ends (`vakstem.web.write_batches`). On SQLite the caller holds the
+    writer queue already."""
     if getattr(_SHARED, "conn", None) is not None:
         raise RuntimeError("a shared write transaction is already running in this thread")
-    if engine.dialect.name != "sqlite":
-        raise ValueError("shared write transactions are for SQLite")
     with engine.connect().execution_options(**{WRITE_LOCK: True}) as conn, conn.begin():
         _SHARED.conn, _SHARED.raw, _SHARED.depth = conn, conn.connection.driver_connection, 0
         try:

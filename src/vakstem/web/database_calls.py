@@ -28,7 +28,9 @@ In the pool, a worker runs no more page calls at once than its engine keeps conn
 (`VAKSTEM_DATABASE_CONNECTIONS`, two by default): with the pool's forty threads it opened
 about twenty overflow connections a second and closed them again, and capping the calls took
 PostgreSQL from 292–296 to 349–365 submits per second in alternating runs (eighth session).
-Two kept connections then served 5–11 % more than ten (twelfth session).
+Two kept connections then served 5–11 % more than ten (twelfth session). The page writes share
+calls of the pool and transactions there too (`write_batches.PooledWriteBatches`, thirteenth
+session: about a quarter more page submits a second).
 
 Work that can take long (the closing page's personal comparison waits up to two seconds for its
 scoring) is always sent to the thread pool, whatever the mode. Short work with writes of its own
@@ -56,7 +58,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool
 
 from vakstem.store.engine import writer_queue
-from vakstem.web.write_batches import WriteBatches
+from vakstem.web.write_batches import PooledWriteBatches, WriteBatches
 
 DatabaseCallMode = Literal["inline", "threads"]
 
@@ -90,6 +92,13 @@ class DatabaseCalls:
         # statements of a page. Under load PostgreSQL saw about twenty new connections a second.
         pool = engine.pool if engine is not None else None
         self._connections = pool.size() if isinstance(pool, QueuePool) else None
+        # On PostgreSQL in the pool, page writes that arrive together share one call of the
+        # pool and one transaction (`write_batches.PooledWriteBatches`).
+        self._pooled = (
+            PooledWriteBatches(engine, self.in_pool)
+            if mode == "threads" and engine is not None and engine.dialect.name == "postgresql"
+            else None
+        )
         # One limiter per event loop (a test client may run each request in a new loop).
         self._limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
@@ -122,4 +131,6 @@ class DatabaseCalls:
     async def write(self, func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         if self._batches is not None:
             return await self._batches(func, *args, **kwargs)
+        if self._pooled is not None:
+            return await self._pooled(func, *args, **kwargs)
         return await self(func, *args, **kwargs)
