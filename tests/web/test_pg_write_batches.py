@@ -63,8 +63,11 @@ class _Gate:
 
     async def hold(self, calls: DatabaseCalls) -> asyncio.Future[int]:
         first = asyncio.ensure_future(calls.write(self.write))
-        while not self.entered.is_set():
+        for _ in range(2000):
+            if self.entered.is_set() or first.done():
+                break
             await asyncio.sleep(0.005)
+        assert self.entered.is_set(), "the first write never started"
         return first
 
 

@@ -156,13 +156,7 @@ class WriteBatches:
             if not isinstance(exc, Exception):
                 raise
             return
-        for job, ok, value in outcomes:
-            if job.future.done():  # the request was cancelled
-                continue
-            if ok:
-                job.future.set_result(value)
-            else:
-                job.future.set_exception(value)
+        _hand_out(outcomes)
 
 
 class _Lost(Exception):
@@ -221,7 +215,9 @@ class PooledWriteBatches:
         """On a pool thread: the jobs in one transaction, each in a savepoint of its own, then
         each job that failed in it again alone, in a transaction of its own. So each job gets
         the outcome it would have had alone: the batch holds its row locks until its commit,
-        which a job alone would not have waited for (a deadlock with another worker's batch)."""
+        which a job alone would not have waited for (a deadlock with another worker's batch).
+        A job that fails for its own reasons (an unknown resume code) so runs twice, which
+        costs a little on a rare path and keeps every outcome exactly as alone."""
         outcomes: list[tuple[_Job, bool, Any]] = []
         alone: list[_Job] = []
         try:
