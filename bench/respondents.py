@@ -50,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -228,6 +229,16 @@ def _session(index: int) -> aiohttp.ClientSession:
     )
 
 
+#: A form's body is encoded by `urlencoded`, as a browser does: aiohttp's own form encoding
+#: (`data=` a list of fields) cost a tenth of the load generator's CPU.
+FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def urlencoded(fields: FormFields) -> bytes:
+    """A form's fields as an `application/x-www-form-urlencoded` body (UTF-8)."""
+    return urllib.parse.urlencode(fields).encode()
+
+
 def parse_form(page: str) -> tuple[str, FormFields, list[str]] | None:
     """The answers form of a page: its action, hidden fields and answer field names (None on a
     page without one, such as the closing page)."""
@@ -264,7 +275,7 @@ async def respondent(
         if url:
             began = time.perf_counter()
             async with session.get(url, allow_redirects=False) as got:
-                page = await got.text()
+                page = (await got.read()).decode()
                 status = got.status
             run.views.append(time.perf_counter() - began)
             run.requests += 1
@@ -289,8 +300,10 @@ async def respondent(
         if deadline is not None and time.perf_counter() >= deadline:
             return
         began = time.perf_counter()
-        async with session.post(base + action, data=body, allow_redirects=False) as posted:
-            reply = await posted.text()
+        async with session.post(
+            base + action, data=urlencoded(body), headers=FORM_HEADERS, allow_redirects=False
+        ) as posted:
+            reply = (await posted.read()).decode()
             status = posted.status
             location = posted.headers.get("location", "")
         run.submits.append(time.perf_counter() - began)
@@ -655,10 +668,11 @@ def _bench(
     sample = answers[0]
     names = [n for n in sample if len(sample[n]) == 1][:10]
     form_body = [("_page", "pagina"), ("_csrf", "0" * 64)] + [(n, sample[n][0]) for n in names]
+    form_bytes = urlencoded(form_body)
     base = ""
 
     async def post_form(session: aiohttp.ClientSession) -> int:
-        async with session.post(base + "/form", data=form_body) as got:
+        async with session.post(base + "/form", data=form_bytes, headers=FORM_HEADERS) as got:
             await got.read()
             return int(got.status)
 
