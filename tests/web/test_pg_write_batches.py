@@ -5,6 +5,7 @@ outcome it would have had alone, and no result is handed out before its commit."
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -70,6 +71,19 @@ class _Gate:
         assert self.entered.is_set(), "the first write never started"
         return first
 
+    def batch(self, calls: DatabaseCalls, *writes: Callable[[], Any]) -> list[Any]:
+        """`writes` queued behind this first write, which then lets go: their outcomes (a
+        result or an exception), in order."""
+
+        async def run() -> list[Any]:
+            first = await self.hold(calls)
+            queued = [asyncio.ensure_future(calls.write(write)) for write in writes]
+            self.release.set()
+            await first
+            return list(await asyncio.gather(*queued, return_exceptions=True))
+
+        return asyncio.run(run())
+
 
 def test_writes_that_arrive_together_share_one_transaction(engine: Engine) -> None:
     calls = DatabaseCalls("threads", engine)
@@ -108,18 +122,12 @@ def test_a_failing_write_is_undone_runs_again_alone_and_its_error_reaches_its_ca
             attempts.append(int(conn.exec_driver_sql("SELECT txid_current()").scalar_one()))
             raise ValueError("ongeldige pagina")
 
-    async def run() -> list[Any]:
-        first = await gate.hold(calls)
-        writes = [
-            asyncio.ensure_future(calls.write(_add, engine, "voor")),
-            asyncio.ensure_future(calls.write(failing)),
-            asyncio.ensure_future(calls.write(_add, engine, "na")),
-        ]
-        gate.release.set()
-        await first
-        return list(await asyncio.gather(*writes, return_exceptions=True))
-
-    before, error, after = asyncio.run(run())
+    before, error, after = gate.batch(
+        calls,
+        functools.partial(_add, engine, "voor"),
+        failing,
+        functools.partial(_add, engine, "na"),
+    )
     assert isinstance(error, ValueError) and str(error) == "ongeldige pagina"
     assert before == after
     # Once in the batch, once in a transaction of its own.
@@ -140,14 +148,7 @@ def test_a_write_that_fails_only_in_the_batch_succeeds_alone(engine: Engine) -> 
             raise sa.exc.OperationalError("UPDATE", {}, Exception("deadlock detected"))
         return txid
 
-    async def run() -> tuple[int, int, int]:
-        first = await gate.hold(calls)
-        other = asyncio.ensure_future(calls.write(_add, engine, "ander"))
-        flaky = asyncio.ensure_future(calls.write(once_in_the_way))
-        gate.release.set()
-        return await first, await other, await flaky
-
-    _, other, flaky = asyncio.run(run())
+    other, flaky = gate.batch(calls, functools.partial(_add, engine, "ander"), once_in_the_way)
     assert len(attempts) == 2 and flaky != other
     assert _texts(engine) == ["ander", "eerste", "tweede keer"]
 
@@ -163,18 +164,12 @@ def test_a_statement_failing_outside_a_savepoint_costs_no_other_page(engine: Eng
         with read_connection(engine) as conn:
             conn.exec_driver_sql("SELECT * FROM no_such_table")
 
-    async def run() -> list[Any]:
-        first = await gate.hold(calls)
-        writes = [
-            asyncio.ensure_future(calls.write(_add, engine, "een")),
-            asyncio.ensure_future(calls.write(bad_read)),
-            asyncio.ensure_future(calls.write(_add, engine, "twee")),
-        ]
-        gate.release.set()
-        await first
-        return list(await asyncio.gather(*writes, return_exceptions=True))
-
-    one, error, two = asyncio.run(run())
+    one, error, two = gate.batch(
+        calls,
+        functools.partial(_add, engine, "een"),
+        bad_read,
+        functools.partial(_add, engine, "twee"),
+    )
     assert isinstance(error, sa.exc.ProgrammingError) and "no_such_table" in str(error)
     assert isinstance(one, int) and one == two
     assert _texts(engine) == ["een", "eerste", "twee"]
@@ -196,14 +191,7 @@ def test_a_failed_commit_runs_every_write_alone(engine: Engine) -> None:
             conn.exec_driver_sql("INSERT INTO codes VALUES (%(code)s)", {"code": value})
         return value
 
-    async def run() -> list[Any]:
-        first = await gate.hold(calls)
-        writes = [asyncio.ensure_future(calls.write(code, v)) for v in ("x", "x", "y")]
-        gate.release.set()
-        await first
-        return list(await asyncio.gather(*writes, return_exceptions=True))
-
-    x, twice, y = asyncio.run(run())
+    x, twice, y = gate.batch(calls, *(functools.partial(code, v) for v in ("x", "x", "y")))
     assert (x, y) == ("x", "y")
     assert isinstance(twice, sa.exc.IntegrityError) and "one_code" in str(twice)
     with engine.connect() as conn:
