@@ -210,3 +210,57 @@ def test_batches_work_on_each_new_event_loop_and_only_in_the_pool(engine: Engine
     caller = threading.get_ident()
     assert asyncio.run(inline.write(threading.get_ident)) == caller
     assert _texts(engine) == ["een", "twee"]
+
+
+def test_a_deadlock_between_two_workers_batches_costs_no_page(engine: Engine) -> None:
+    # Each worker's batch takes a row lock with its first page and keeps it until its commit;
+    # its second page then wants the row the other batch holds. PostgreSQL ends one of the two
+    # statements (after `deadlock_timeout`); that page runs again alone once its batch has
+    # committed, as it would have succeeded alone.
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE counters (id integer PRIMARY KEY, n integer)")
+        conn.exec_driver_sql("INSERT INTO counters VALUES (1, 0), (2, 0)")
+    both_hold_a_row = threading.Barrier(2, timeout=10)
+    attempts: dict[str, int] = {}
+
+    def count(name: str, row: int, *, then_wait: bool) -> str:
+        attempts[name] = attempts.get(name, 0) + 1
+        with write_transaction(engine) as conn:
+            conn.exec_driver_sql("UPDATE counters SET n = n + 1 WHERE id = %(id)s", {"id": row})
+        if then_wait and attempts[name] == 1:
+            both_hold_a_row.wait()
+        return name
+
+    def worker(first: int, second: int, outcomes: list[Any]) -> None:
+        calls = DatabaseCalls("threads", engine)  # a worker process of its own
+
+        async def run() -> list[Any]:
+            # Queued in the same turn of the loop: one batch.
+            writes = [
+                asyncio.ensure_future(
+                    calls.write(count, f"{first}-{first}", first, then_wait=True)
+                ),
+                asyncio.ensure_future(
+                    calls.write(count, f"{first}-{second}", second, then_wait=False)
+                ),
+            ]
+            return list(await asyncio.gather(*writes, return_exceptions=True))
+
+        outcomes.extend(asyncio.run(run()))
+
+    one: list[Any] = []
+    two: list[Any] = []
+    threads = [
+        threading.Thread(target=worker, args=(1, 2, one)),
+        threading.Thread(target=worker, args=(2, 1, two)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert one == ["1-1", "1-2"] and two == ["2-2", "2-1"]
+    # One second page met the deadlock in its batch and ran again alone.
+    assert sorted(attempts.values()) == [1, 1, 1, 2]
+    with engine.connect() as conn:
+        counts = dict(conn.exec_driver_sql("SELECT id, n FROM counters").all())
+    assert counts == {1: 2, 2: 2}
