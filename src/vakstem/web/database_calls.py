@@ -81,24 +81,19 @@ class DatabaseCalls:
 
     def __init__(self, mode: DatabaseCallMode, engine: Engine | None = None) -> None:
         self.mode: DatabaseCallMode = mode
-        self._batches = (
-            WriteBatches(engine)
-            if mode == "inline" and engine is not None and writer_queue(engine) is not None
-            else None
-        )
         # In the pool, no more calls at once than the engine keeps connections: the pool's
         # forty threads would otherwise open overflow connections and close them again on
         # return, and on PostgreSQL a new connection (a server process) costs more than the
         # statements of a page. Under load PostgreSQL saw about twenty new connections a second.
         pool = engine.pool if engine is not None else None
         self._connections = pool.size() if isinstance(pool, QueuePool) else None
-        # On PostgreSQL in the pool, page writes that arrive together share one call of the
-        # pool and one transaction (`write_batches.PooledWriteBatches`).
-        self._pooled = (
-            PooledWriteBatches(engine, self.in_pool)
-            if mode == "threads" and engine is not None and engine.dialect.name == "postgresql"
-            else None
-        )
+        # Page writes that arrive together share one transaction (`write_batches`): inline on
+        # SQLite, in one call of the pool on PostgreSQL.
+        self._batches: WriteBatches | PooledWriteBatches | None = None
+        if engine is not None and mode == "inline" and writer_queue(engine) is not None:
+            self._batches = WriteBatches(engine)
+        elif engine is not None and mode == "threads" and engine.dialect.name == "postgresql":
+            self._batches = PooledWriteBatches(engine, self.in_pool)
         # One limiter per event loop (a test client may run each request in a new loop).
         self._limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
@@ -131,6 +126,4 @@ class DatabaseCalls:
     async def write(self, func: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         if self._batches is not None:
             return await self._batches(func, *args, **kwargs)
-        if self._pooled is not None:
-            return await self._pooled(func, *args, **kwargs)
         return await self(func, *args, **kwargs)
